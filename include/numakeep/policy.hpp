@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+// What a program asked for: the vocabulary shared by the rule, the record
+// store, the wire format and the CLI. Values are the kernel's UAPI values
+// (include/uapi/linux/mempolicy.h) so a request can be re-issued verbatim.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "numakeep/nodemask.hpp"
+
+namespace numakeep {
+
+enum class Mode : std::uint16_t {
+    Default = 0,
+    Preferred = 1,
+    Bind = 2,
+    Interleave = 3,
+    Local = 4,
+    PreferredMany = 5,
+    WeightedInterleave = 6,
+};
+inline constexpr unsigned kModeCount = 7;
+
+// Mode flags as the kernel encodes them in the high bits of `mode`.
+inline constexpr std::uint16_t kFlagStaticNodes = 1U << 15;    // MPOL_F_STATIC_NODES
+inline constexpr std::uint16_t kFlagRelativeNodes = 1U << 14;  // MPOL_F_RELATIVE_NODES
+inline constexpr std::uint16_t kFlagNumaBalancing = 1U << 13;  // MPOL_F_NUMA_BALANCING
+inline constexpr std::uint16_t kModeFlagsMask =
+    kFlagStaticNodes | kFlagRelativeNodes | kFlagNumaBalancing;
+
+// How a remembered request follows a cpuset change (DESIGN.md, "The rebind rule").
+enum class Semantics : std::uint8_t { Intent = 0, Static = 1, Relative = 2, Kernel = 3 };
+
+constexpr std::string_view to_string(Semantics s) {
+    switch (s) {
+        case Semantics::Intent: return "intent";
+        case Semantics::Static: return "static";
+        case Semantics::Relative: return "relative";
+        case Semantics::Kernel: return "kernel";
+    }
+    return "?";
+}
+constexpr bool parse_semantics(std::string_view s, Semantics& out) {
+    for (auto v : {Semantics::Intent, Semantics::Static, Semantics::Relative, Semantics::Kernel})
+        if (to_string(v) == s) {
+            out = v;
+            return true;
+        }
+    return false;
+}
+
+constexpr std::string_view to_string(Mode m) {
+    switch (m) {
+        case Mode::Default: return "default";
+        case Mode::Preferred: return "preferred";
+        case Mode::Bind: return "bind";
+        case Mode::Interleave: return "interleave";
+        case Mode::Local: return "local";
+        case Mode::PreferredMany: return "preferred_many";
+        case Mode::WeightedInterleave: return "weighted_interleave";
+    }
+    return "?";
+}
+
+// One request as the program made it.
+struct Request {
+    Mode mode = Mode::Default;
+    std::uint16_t flags = 0;  // kFlag* bits the program passed
+    Nodemask nodes;           // nodes as passed (the program's U)
+    int home_node = -1;       // set_mempolicy_home_node, -1 when none
+    friend bool operator==(const Request&, const Request&) = default;
+};
+
+// A request together with the mems in force when it was made (M0).
+struct Recorded {
+    Request request;
+    Nodemask mems_at_request;
+    friend bool operator==(const Recorded&, const Recorded&) = default;
+};
+
+}  // namespace numakeep

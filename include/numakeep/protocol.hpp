@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+// The wire format between libnumakeep.so's agent, numakeepd and the numakeep
+// CLI: one header for all three sides.
+//
+// A stream of frames over a SOCK_STREAM unix
+// socket. Every frame is a fixed 16-byte FrameHeader followed by exactly
+// payload_size bytes. Every message type has ONE fixed payload size
+// (payload_size_of), so a receiver validates a frame from its header alone
+// before reading the body: wrong magic, unknown version, unknown type or a
+// size that does not match is a malformed peer and is dropped.
+// All fields are fixed-width, host byte order (both ends are on one machine),
+// and structs are standard-layout and trivially copyable so they are sent
+// with memcpy; static_asserts pin every size.
+//
+// Versioning: kProtocolVersion changes whenever any layout changes. A peer
+// with another version gets an Error frame and is disconnected.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "numakeep/nodemask.hpp"
+
+namespace numakeep::proto {
+
+inline constexpr std::uint32_t kMagic = 0x504b4d4e;  // "NMKP" little-endian
+inline constexpr std::uint16_t kProtocolVersion = 1;
+
+enum class MsgType : std::uint16_t {
+    // agent -> daemon
+    Hello = 1,          // first frame of an agent connection
+    RebindDone = 2,     // answer to Rebind
+    RangeEntry = 3,     // one recorded range (answer to DumpRecords)
+    ThreadEntry = 4,    // one thread's task policy (answer to DumpRecords)
+    RecordsEnd = 5,     // end of a DumpRecords answer
+    // daemon -> agent
+    Welcome = 20,       // answer to Hello: the daemon's defaults
+    Rebind = 21,        // "your mems are now M (generation G)"
+    DumpRecords = 22,   // ask for every range and thread record
+    // cli -> daemon
+    QueryList = 40,     // every process the caller may see
+    QueryShow = 41,     // one process's records
+    QueryStatus = 42,   // configuration and counters
+    // daemon -> cli
+    ProcEntry = 60,     // one process (answer to QueryList, first of QueryShow)
+    ListEnd = 61,       // end of a QueryList answer
+    ShowRange = 62,     // relayed RangeEntry
+    ShowThread = 63,    // relayed ThreadEntry
+    ShowEnd = 64,       // end of a QueryShow answer
+    StatusReply = 65,   // answer to QueryStatus
+    // either direction
+    Error = 90,         // a request could not be served; see ErrorMsg
+};
+
+struct FrameHeader {
+    std::uint32_t magic = kMagic;
+    std::uint16_t version = kProtocolVersion;
+    std::uint16_t type = 0;          // MsgType
+    std::uint32_t payload_size = 0;  // bytes after this header
+    std::uint32_t seq = 0;           // echoed in answers
+};
+static_assert(sizeof(FrameHeader) == 16);
+
+// Agent flags in Hello.
+inline constexpr std::uint32_t kHelloKernelAssist = 1U << 0;    // kernel-assisted mode on
+inline constexpr std::uint32_t kHelloSemanticsFromEnv = 1U << 1;  // NUMAKEEP_SEMANTICS set
+
+struct Hello {
+    std::int32_t pid = 0;               // as the agent sees itself (checked against SO_PEERCRED)
+    std::uint32_t flags = 0;            // kHello*
+    std::uint64_t generation_applied = 0;  // last generation applied (inherited across fork)
+    std::uint64_t start_time = 0;       // /proc/self/stat field 22, disambiguates pid reuse
+    std::uint8_t semantics = 0;         // Semantics in force in the agent
+    std::uint8_t reserved[3] = {};
+    std::uint32_t ranges = 0;           // live range records
+    std::uint32_t threads = 0;          // threads with a task policy record
+    std::uint32_t reserved2 = 0;
+    Nodemask mems;                      // Mems_allowed when the agent last applied
+};
+static_assert(sizeof(Hello) == 40 + sizeof(Nodemask));
+
+struct Welcome {
+    std::uint8_t default_semantics = 0;  // used unless the agent's came from the environment
+    std::uint8_t move_pages = 0;         // re-issue with MPOL_MF_MOVE
+    std::uint8_t kernel_assist = 0;      // daemon's default for kernel assistance
+    std::uint8_t reserved = 0;
+    std::uint32_t daemon_pid = 0;
+};
+static_assert(sizeof(Welcome) == 8);
+
+inline constexpr std::uint32_t kRebindMovePages = 1U << 0;
+
+struct Rebind {
+    std::uint64_t generation = 0;
+    std::uint32_t flags = 0;  // kRebind*
+    std::uint32_t reserved = 0;
+    Nodemask mems;            // the cgroup's effective mems now
+};
+static_assert(sizeof(Rebind) == 16 + sizeof(Nodemask));
+
+struct RebindDone {
+    std::uint64_t generation = 0;
+    std::uint32_t ranges_rebound = 0;
+    std::uint32_t ranges_dropped = 0;   // kernel no longer held what we recorded
+    std::uint32_t ranges_checked = 0;   // kernel-assisted: verified, not re-issued
+    std::uint32_t threads_rebound = 0;
+    std::uint32_t errors = 0;
+    std::int32_t first_errno = 0;
+    std::uint64_t duration_ns = 0;
+};
+static_assert(sizeof(RebindDone) == 40);
+
+struct DumpRecords {
+    std::uint32_t request_id = 0;  // echoed in every entry
+    std::uint32_t reserved = 0;
+};
+static_assert(sizeof(DumpRecords) == 8);
+
+// One policy as requested and as applied. Used for ranges and threads.
+struct PolicyEntry {
+    std::uint32_t request_id = 0;
+    std::int32_t tid = 0;            // threads: the thread; ranges: 0
+    std::uint64_t start = 0;         // ranges: [start, end); threads: 0
+    std::uint64_t end = 0;
+    std::uint16_t mode = 0;          // requested mode
+    std::uint16_t flags = 0;         // requested mode flags
+    std::int32_t home_node = -1;     // requested home node
+    std::uint16_t kernel_mode = 0;   // what get_mempolicy says now (mode | flags)
+    std::uint8_t assisted = 0;       // issued with kernel assistance (MPOL_F_RELATIVE_NODES)
+    std::uint8_t kernel_ok = 0;      // kernel_mode/kernel_nodes could be read
+    std::int32_t rule_home_node = -1;
+    Nodemask requested;              // nodes as the program passed them
+    Nodemask mems_at_request;        // M0
+    Nodemask rule_now;               // rule(request, M0, M_now)
+    Nodemask kernel_now;             // read back from the kernel
+};
+static_assert(sizeof(PolicyEntry) == 40 + 4 * sizeof(Nodemask));
+
+struct RecordsEnd {
+    std::uint32_t request_id = 0;
+    std::uint32_t ranges = 0;
+    std::uint32_t threads = 0;
+    std::uint32_t truncated = 0;  // 1 when the agent stopped early
+};
+static_assert(sizeof(RecordsEnd) == 16);
+
+struct QueryShow {
+    std::int32_t pid = 0;
+    std::uint32_t reserved = 0;
+};
+static_assert(sizeof(QueryShow) == 8);
+
+inline constexpr std::size_t kCommLen = 16;
+inline constexpr std::size_t kCgroupLen = 256;
+
+struct ProcEntry {
+    std::int32_t pid = 0;
+    std::uint32_t uid = 0;
+    std::uint64_t generation_applied = 0;
+    std::uint64_t generation_current = 0;  // the cgroup's generation
+    std::uint32_t ranges = 0;
+    std::uint32_t threads = 0;
+    std::uint8_t semantics = 0;
+    std::uint8_t kernel_assist = 0;
+    std::uint8_t rebind_pending = 0;
+    std::uint8_t reserved = 0;
+    std::int32_t last_errno = 0;           // first errno of the last rebind, 0 if fine
+    std::int64_t last_rebind_unix_ms = 0;  // 0: never
+    RebindDone last;                       // what the last rebind did
+    char comm[kCommLen] = {};
+    char cgroup[kCgroupLen] = {};          // NUL-terminated, truncated
+    Nodemask mems_now;
+};
+static_assert(sizeof(ProcEntry) == 48 + sizeof(RebindDone) + kCommLen + kCgroupLen + sizeof(Nodemask));
+
+struct ListEnd {
+    std::uint32_t count = 0;
+    std::uint32_t reserved = 0;
+};
+static_assert(sizeof(ListEnd) == 8);
+
+struct StatusReply {
+    std::uint32_t daemon_pid = 0;
+    std::uint32_t processes = 0;
+    std::uint64_t uptime_ms = 0;
+    std::uint64_t ranges = 0;
+    std::uint64_t threads = 0;
+    std::uint64_t rebinds = 0;          // rebind commands completed
+    std::uint64_t ranges_rebound = 0;
+    std::uint64_t ranges_dropped = 0;
+    std::uint64_t errors = 0;
+    std::uint64_t timeouts = 0;
+    std::uint64_t dropped_clients = 0;  // malformed/hostile peers disconnected
+    std::uint32_t reconcile_ms = 0;
+    std::uint32_t rebind_timeout_ms = 0;
+    std::uint32_t max_conns_per_uid = 0;
+    std::uint32_t max_concurrency = 0;
+    std::uint8_t default_semantics = 0;
+    std::uint8_t move_pages = 0;
+    std::uint8_t kernel_assist = 0;
+    std::uint8_t log_level = 0;         // spdlog level
+    std::uint32_t reserved = 0;
+    char config_path[256] = {};
+    char socket_path[108] = {};
+    char version[36] = {};
+};
+static_assert(sizeof(StatusReply) == 104 + 256 + 108 + 36);
+
+// Error codes: errno values (ENOENT no such pid, EPERM another user's
+// process, ESRCH pid not under numakeep, EPROTO malformed, ETIMEDOUT agent
+// did not answer) with a short human message.
+struct ErrorMsg {
+    std::int32_t code = 0;
+    std::uint32_t reserved = 0;
+    char message[120] = {};
+};
+static_assert(sizeof(ErrorMsg) == 128);
+
+struct Empty {};
+
+// The one fixed payload size of each message type; 0 with known=false for
+// an unknown type.
+struct PayloadSize {
+    bool known;
+    std::uint32_t size;
+};
+constexpr PayloadSize payload_size_of(std::uint16_t type) {
+    switch (static_cast<MsgType>(type)) {
+        case MsgType::Hello: return {true, sizeof(Hello)};
+        case MsgType::RebindDone: return {true, sizeof(RebindDone)};
+        case MsgType::RangeEntry:
+        case MsgType::ThreadEntry:
+        case MsgType::ShowRange:
+        case MsgType::ShowThread: return {true, sizeof(PolicyEntry)};
+        case MsgType::RecordsEnd:
+        case MsgType::ShowEnd: return {true, sizeof(RecordsEnd)};
+        case MsgType::Welcome: return {true, sizeof(Welcome)};
+        case MsgType::Rebind: return {true, sizeof(Rebind)};
+        case MsgType::DumpRecords: return {true, sizeof(DumpRecords)};
+        case MsgType::QueryList:
+        case MsgType::QueryStatus: return {true, 0};
+        case MsgType::QueryShow: return {true, sizeof(QueryShow)};
+        case MsgType::ProcEntry: return {true, sizeof(ProcEntry)};
+        case MsgType::ListEnd: return {true, sizeof(ListEnd)};
+        case MsgType::StatusReply: return {true, sizeof(StatusReply)};
+        case MsgType::Error: return {true, sizeof(ErrorMsg)};
+    }
+    return {false, 0};
+}
+
+// Largest payload of any type: receivers size their buffers with it.
+inline constexpr std::size_t kMaxPayload = sizeof(PolicyEntry) > sizeof(StatusReply)
+                                               ? (sizeof(PolicyEntry) > sizeof(ProcEntry)
+                                                      ? sizeof(PolicyEntry)
+                                                      : sizeof(ProcEntry))
+                                               : sizeof(StatusReply);
+inline constexpr std::size_t kMaxFrame = sizeof(FrameHeader) + kMaxPayload;
+
+enum class HeaderCheck { Ok, BadMagic, BadVersion, UnknownType, BadSize };
+
+// Validates a received header before its payload is read.
+constexpr HeaderCheck check_header(const FrameHeader& h) {
+    if (h.magic != kMagic) return HeaderCheck::BadMagic;
+    if (h.version != kProtocolVersion) return HeaderCheck::BadVersion;
+    auto ps = payload_size_of(h.type);
+    if (!ps.known) return HeaderCheck::UnknownType;
+    if (h.payload_size != ps.size) return HeaderCheck::BadSize;
+    return HeaderCheck::Ok;
+}
+
+constexpr const char* to_string(HeaderCheck c) {
+    switch (c) {
+        case HeaderCheck::Ok: return "ok";
+        case HeaderCheck::BadMagic: return "bad magic";
+        case HeaderCheck::BadVersion: return "unsupported protocol version";
+        case HeaderCheck::UnknownType: return "unknown message type";
+        case HeaderCheck::BadSize: return "payload size does not match its type";
+    }
+    return "?";
+}
+
+// Encodes one frame into buf (which must hold sizeof(FrameHeader) +
+// sizeof(T)); returns the frame length. No allocation: usable in the agent.
+template <typename T>
+std::size_t encode(MsgType type, std::uint32_t seq, const T& body, unsigned char* buf) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    FrameHeader h;
+    h.type = static_cast<std::uint16_t>(type);
+    h.payload_size = std::is_same_v<T, Empty> ? 0 : static_cast<std::uint32_t>(sizeof(T));
+    h.seq = seq;
+    std::memcpy(buf, &h, sizeof h);
+    if constexpr (!std::is_same_v<T, Empty>) std::memcpy(buf + sizeof h, &body, sizeof(T));
+    return sizeof h + h.payload_size;
+}
+
+// Decodes a validated payload into T; false when the size does not match.
+template <typename T>
+bool decode(const FrameHeader& h, const unsigned char* payload, T& out) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    if (h.payload_size != sizeof(T)) return false;
+    std::memcpy(&out, payload, sizeof(T));
+    return true;
+}
+
+}  // namespace numakeep::proto
