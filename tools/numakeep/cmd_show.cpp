@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+// numakeep show [PID]: a process's task policies and recorded ranges,
+// requested next to applied, with a mark where the kernel holds something
+// other than what the rule gives now.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "daemon_client.hpp"
+#include "entry_format.hpp"
+#include "numakeep/policy.hpp"
+#include "own_policy.hpp"
+#include "table.hpp"
+
+namespace numakeep::cli {
+namespace {
+
+int parse_pid(std::string_view text) {
+    int pid = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || pid <= 0)
+        throw CliError(ExitCode::Usage, "show: \"" + std::string(text) + "\" is not a process id",
+                       "give a PID from `numakeep ps`, or none for numakeep's own policy");
+    return pid;
+}
+
+// numakeep's own task policy, the way numactl --show prints it.
+int show_self(bool json) {
+    auto own = read_own_policy();
+    if (!own)
+        throw CliError(ExitCode::Usage,
+                       std::string("show: get_mempolicy failed: ") + std::strerror(errno));
+    Nodemask allowed = read_mems_allowed();
+    int pid = static_cast<int>(getpid());
+    std::uint16_t mode = mode_of(own->mode), flags = flags_of(own->mode);
+    if (json) {
+        JsonWriter j;
+        j.begin_object();
+        j.key("schema").value("numakeep.show/1");
+        j.key("pid").value(pid);
+        j.key("under_numakeep").value(false);
+        j.key("task_policy").begin_object();
+        j.key("mode").value(mode_text(mode, 0));
+        j.key("flags").begin_array();
+        if (flags & kFlagStaticNodes) j.value("static_nodes");
+        if (flags & kFlagRelativeNodes) j.value("relative_nodes");
+        if (flags & kFlagNumaBalancing) j.value("numa_balancing");
+        j.end_array();
+        j.key("nodes").value(own->nodes);
+        j.end_object();
+        j.key("mems_allowed").value(allowed);
+        j.end_object();
+        std::fputs(j.str().c_str(), stdout);
+        return 0;
+    }
+    std::printf("policy: %s\n", mode_text(mode, flags).c_str());
+    std::printf("nodes: %s\n", nodes_text(own->nodes).c_str());
+    std::printf("mems allowed: %s\n", nodes_text(allowed).c_str());
+    std::printf(
+        "numakeep (pid %d) is not under numakeep: give a PID to see a process's records "
+        "(`numakeep ps` lists them)\n",
+        pid);
+    return 0;
+}
+
+std::string marks(const proto::PolicyEntry& e, bool& any_differ, bool& any_unread,
+                  bool& any_assisted) {
+    std::string m;
+    if (e.assisted) {
+        m += 'A';
+        any_assisted = true;
+    }
+    if (!e.kernel_ok) {
+        m += '?';
+        any_unread = true;
+    } else if (entry_differs(e)) {
+        m += '*';
+        any_differ = true;
+    }
+    return m;
+}
+
+std::string flags_cell(const proto::PolicyEntry& e) {
+    std::string s = mode_text(0, e.flags);
+    s = s.size() > 7 ? s.substr(8) : "";  // drop "default|"
+    if (e.home_node >= 0)
+        s += (s.empty() ? "" : ",") + std::string("home=") + std::to_string(e.home_node);
+    return s.empty() ? "-" : s;
+}
+
+std::string rule_cell(const proto::PolicyEntry& e) {
+    std::string s = nodes_text(e.rule_now);
+    if (e.home_node >= 0 && e.rule_home_node >= 0) s += " home=" + std::to_string(e.rule_home_node);
+    return s;
+}
+
+std::string kernel_cell(const proto::PolicyEntry& e) {
+    if (!e.kernel_ok) return "?";
+    std::string s = nodes_text(e.kernel_now);
+    // Name the kernel's mode when it is not the requested one (kernel
+    // assistance shows as relative_nodes, a foreign mbind as another mode).
+    if (mode_of(e.kernel_mode) != e.mode || flags_of(e.kernel_mode) != e.flags)
+        s += " (" + mode_text(mode_of(e.kernel_mode), flags_of(e.kernel_mode)) + ")";
+    return s;
+}
+
+std::string hex(std::uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+int show_process(int pid, bool json) {
+    DaemonClient client(daemon_socket_path());
+    ShowAnswer a = client.show(pid);
+    std::sort(a.ranges.begin(), a.ranges.end(),
+              [](const auto& x, const auto& y) { return x.start < y.start; });
+    std::sort(a.threads.begin(), a.threads.end(),
+              [](const auto& x, const auto& y) { return x.tid < y.tid; });
+    if (json) {
+        JsonWriter j;
+        j.begin_object();
+        j.key("schema").value("numakeep.show/1");
+        j.key("pid").value(pid);
+        j.key("under_numakeep").value(true);
+        j.key("process");
+        write_process_json(j, a.process);
+        j.key("threads").begin_array();
+        for (const auto& t : a.threads) write_policy_json(j, t, false);
+        j.end_array();
+        j.key("ranges").begin_array();
+        for (const auto& r : a.ranges) write_policy_json(j, r, true);
+        j.end_array();
+        j.key("truncated").value(a.truncated);
+        j.end_object();
+        std::fputs(j.str().c_str(), stdout);
+        return 0;
+    }
+    const proto::ProcEntry& p = a.process;
+    std::printf("pid %d (%s)  cgroup %s  mems %s  semantics %s%s  generation %llu of %llu%s\n",
+                p.pid, field_text(p.comm).c_str(), field_text(p.cgroup).c_str(),
+                nodes_text(p.mems_now).c_str(), semantics_text(p.semantics).c_str(),
+                p.kernel_assist ? " (kernel-assisted)" : "",
+                static_cast<unsigned long long>(p.generation_applied),
+                static_cast<unsigned long long>(p.generation_current),
+                p.rebind_pending ? ", rebind pending" : "");
+    if (p.last_rebind_unix_ms > 0) {
+        int err = p.last_errno ? p.last_errno : p.last.first_errno;
+        std::printf(
+            "last rebind: %s, generation %llu: %u ranges re-bound, %u dropped, %u checked, "
+            "%u threads, %u errors%s%s, %.1f ms\n",
+            ago_text(p.last_rebind_unix_ms, now_unix_ms()).c_str(),
+            static_cast<unsigned long long>(p.last.generation), p.last.ranges_rebound,
+            p.last.ranges_dropped, p.last.ranges_checked, p.last.threads_rebound, p.last.errors,
+            err ? " " : "", errno_name(err).c_str(), static_cast<double>(p.last.duration_ns) / 1e6);
+    } else {
+        std::printf("last rebind: never\n");
+    }
+
+    std::size_t width = terminal_width();
+    bool differ = false, unread = false, assisted = false;
+    std::printf("\ntask policies:\n");
+    if (a.threads.empty()) {
+        std::printf("  none recorded\n");
+    } else {
+        Table t({{"TID", true},
+                 {"MODE"},
+                 {"FLAGS", false, true, 5},
+                 {"REQUESTED", false, true, 9},
+                 {"MEMS AT REQUEST", false, true, 6},
+                 {"RULE NOW", false, true, 8},
+                 {"KERNEL NOW", false, true, 10},
+                 {"MARK"}});
+        for (const auto& e : a.threads)
+            t.add_row({std::to_string(e.tid), mode_text(e.mode, 0), flags_cell(e),
+                       nodes_text(e.requested), nodes_text(e.mems_at_request), rule_cell(e),
+                       kernel_cell(e), marks(e, differ, unread, assisted)});
+        std::fputs(t.render(width).c_str(), stdout);
+    }
+    std::printf("\nranges:\n");
+    if (a.ranges.empty()) {
+        std::printf("  none recorded\n");
+    } else {
+        Table t({{"ADDRESS RANGE"},
+                 {"SIZE", true},
+                 {"MODE"},
+                 {"FLAGS", false, true, 5},
+                 {"REQUESTED", false, true, 9},
+                 {"MEMS AT REQUEST", false, true, 6},
+                 {"RULE NOW", false, true, 8},
+                 {"KERNEL NOW", false, true, 10},
+                 {"MARK"}});
+        for (const auto& e : a.ranges)
+            t.add_row({hex(e.start) + "-" + hex(e.end), size_text(e.end - e.start),
+                       mode_text(e.mode, 0), flags_cell(e), nodes_text(e.requested),
+                       nodes_text(e.mems_at_request), rule_cell(e), kernel_cell(e),
+                       marks(e, differ, unread, assisted)});
+        std::fputs(t.render(width).c_str(), stdout);
+    }
+    if (a.truncated) std::printf("(the process stopped listing early: records are missing)\n");
+    if (differ || unread || assisted) std::printf("\n");
+    if (differ) std::printf("*  the kernel's nodes differ from what the rule gives now\n");
+    if (unread) std::printf("?  the process could not read the kernel's policy back\n");
+    if (assisted)
+        std::printf(
+            "A  kernel-assisted: issued with MPOL_F_RELATIVE_NODES, the kernel keeps the "
+            "intent\n");
+    return 0;
+}
+
+}  // namespace
+
+int cmd_show(int argc, char** argv) {
+    ReadOptions o = parse_read_options(argc, argv, true);
+    if (o.help) {
+        std::fputs(kShowHelp, stdout);
+        std::fputs(kExitCodesHelp, stdout);
+        return 0;
+    }
+    if (!o.operand) return show_self(o.json);
+    return show_process(parse_pid(o.operand), o.json);
+}
+
+}  // namespace numakeep::cli
