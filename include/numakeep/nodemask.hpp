@@ -21,7 +21,7 @@ inline constexpr unsigned kWordBits = 64;
 inline constexpr unsigned kWords = kMaxNodes / kWordBits;
 
 class Nodemask {
-public:
+  public:
     constexpr Nodemask() = default;
     constexpr Nodemask(std::initializer_list<unsigned> nodes) {
         for (unsigned n : nodes) set(n);
@@ -67,25 +67,35 @@ public:
     constexpr int first() const { return next(0); }
     constexpr int last() const {
         for (unsigned i = kWords; i-- > 0;)
-            if (words_[i]) return static_cast<int>(i * kWordBits + 63 - std::countl_zero(words_[i]));
+            if (words_[i])
+                return static_cast<int>(i * kWordBits + 63 - std::countl_zero(words_[i]));
         return -1;
     }
     // The node at position ord (0-based) among the set nodes, or -1
-    // (the kernel's bitmap_ord_to_pos / find_nth_bit).
+    // (the kernel's find_nth_bit, as bitmap_remap uses it).
     constexpr int nth(unsigned ord) const {
-        for (int n = first(); n >= 0; n = next(static_cast<unsigned>(n) + 1))
-            if (ord-- == 0) return n;
+        for (unsigned i = 0; i < kWords; ++i) {
+            std::uint64_t w = words_[i];
+            unsigned c = static_cast<unsigned>(std::popcount(w));
+            if (ord >= c) {
+                ord -= c;
+                continue;
+            }
+            while (ord--) w &= w - 1;  // drop the lowest set bits before it
+            return static_cast<int>(i * kWordBits + std::countr_zero(w));
+        }
         return -1;
     }
     // Position of node n among the set nodes, or -1 when n is not set
     // (the kernel's bitmap_pos_to_ord).
     constexpr int ord(unsigned n) const {
         if (!test(n)) return -1;
-        int pos = 0;
-        for (int m = first(); m >= 0 && static_cast<unsigned>(m) < n;
-             m = next(static_cast<unsigned>(m) + 1))
-            ++pos;
-        return pos;
+        unsigned pos = 0;
+        for (unsigned i = 0; i < n / kWordBits; ++i)
+            pos += static_cast<unsigned>(std::popcount(words_[i]));
+        std::uint64_t below = (std::uint64_t{1} << (n % kWordBits)) - 1;
+        pos += static_cast<unsigned>(std::popcount(words_[n / kWordBits] & below));
+        return static_cast<int>(pos);
     }
     constexpr bool subset_of(const Nodemask& o) const {
         for (unsigned i = 0; i < kWords; ++i)
@@ -154,6 +164,18 @@ public:
         static_assert(sizeof(unsigned long) == sizeof(std::uint64_t));
         for (unsigned i = 0; i < kWords; ++i) out[i] = words_[i];
     }
+    // Writes this set the way get_mempolicy hands a mask back
+    // (copy_nodes_to_user() in mm/mempolicy.c): the words holding bits
+    // 0..maxnode-2, zero beyond kMaxNodes. Returns the number of words
+    // written; 0 when maxnode <= 1. The caller has checked maxnode as the
+    // kernel does (>= nr_node_ids, at most a page of bits).
+    std::size_t to_kernel(unsigned long* out, unsigned long maxnode) const {
+        if (!out || maxnode <= 1) return 0;
+        constexpr unsigned long ulbits = sizeof(unsigned long) * 8;
+        std::size_t n = (maxnode - 1 + ulbits - 1) / ulbits;
+        for (std::size_t i = 0; i < n; ++i) out[i] = i < kWords ? words_[i] : 0;
+        return n;
+    }
     const unsigned long* kernel_data() const {
         static_assert(sizeof(unsigned long) == sizeof(std::uint64_t));
         return reinterpret_cast<const unsigned long*>(words_.data());
@@ -200,7 +222,7 @@ public:
         return len;
     }
 
-private:
+  private:
     std::array<std::uint64_t, kWords> words_{};
 };
 
