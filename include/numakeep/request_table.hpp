@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+// RequestTable: the distinct requests a process made, interned and
+// reference counted, so a range record carries a 32-bit id instead of the
+// whole Recorded (a request plus the mems it was made under: two 1024-bit
+// nodemasks). A program that binds a million ranges to the same nodes keeps
+// one copy of the request.
+//
+// Allocation: only reserve() and an acquire(Recorded) of a request not yet
+// in the table when no slot is free. Slots never move: a Recorded reference
+// stays valid while its id is referenced.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+
+#include "numakeep/policy.hpp"
+#include "numakeep/slab_pool.hpp"
+
+namespace numakeep {
+
+class RequestTable {
+  public:
+    using Id = std::uint32_t;
+    static constexpr Id kNoId = ~Id{0};
+
+    explicit RequestTable(HeapHooks hooks) : hooks_(hooks) {}
+    RequestTable(const RequestTable&) = delete;
+    RequestTable& operator=(const RequestTable&) = delete;
+    ~RequestTable() { clear(); }
+
+    // The id of `rec` with one more reference; kNoId when `rec` is new and
+    // no memory could be had (nothing changed then).
+    Id acquire(const Recorded& rec) {
+        if (last_ != kNoId && slot(last_).rec == rec) {
+            ++slot(last_).refs;
+            ++total_refs_;
+            return last_;
+        }
+        std::uint32_t h = hash(rec);
+        Id id = find(rec, h);
+        if (id == kNoId) {
+            if (!reserve(1)) return kNoId;
+            id = take_slot();
+            Slot& s = slot(id);
+            new (&s.rec) Recorded(rec);  // chunks come raw from the heap hook
+            s.refs = 0;
+            s.hash = h;
+            index_insert(id, h);
+            ++live_;
+        }
+        ++slot(id).refs;
+        ++total_refs_;
+        last_ = id;
+        return id;
+    }
+    // One more reference to a live id.
+    void acquire(Id id) {
+        ++slot(id).refs;
+        ++total_refs_;
+    }
+    // One reference fewer; the request is forgotten with its last one.
+    void release(Id id) {
+        Slot& s = slot(id);
+        --total_refs_;
+        if (--s.refs != 0) return;
+        index_erase(id, s.hash);
+        s.hash = free_head_;  // the free list threads through `hash`
+        free_head_ = id;
+        --live_;
+        if (last_ == id) last_ = kNoId;
+    }
+    const Recorded& get(Id id) const { return slot(id).rec; }
+    std::uint32_t refs(Id id) const { return slot(id).refs; }
+
+    // Ensures `extra` requests not yet seen can be acquired without
+    // allocating. False when the heap said no.
+    bool reserve(std::size_t extra) {
+        while (capacity() < live_ + extra)
+            if (!add_chunk()) return false;
+        return true;
+    }
+
+    std::size_t live() const { return live_; }
+    // References held, all ids together (each range record holds one).
+    std::size_t total_refs() const { return total_refs_; }
+    std::size_t capacity() const { return chunks_ * kSlotsPerChunk; }
+    std::size_t heap_bytes() const {
+        return chunks_ * sizeof(Chunk) + dir_cap_ * sizeof(Chunk*) + index_cap_ * sizeof(Id);
+    }
+
+    void clear() {
+        for (std::size_t i = 0; i < chunks_; ++i) hooks_.put(dir_[i], sizeof(Chunk));
+        hooks_.put(dir_, dir_cap_ * sizeof(Chunk*));
+        hooks_.put(index_, index_cap_ * sizeof(Id));
+        dir_ = nullptr;
+        index_ = nullptr;
+        chunks_ = dir_cap_ = index_cap_ = live_ = total_refs_ = 0;
+        fresh_ = 0;
+        free_head_ = last_ = kNoId;
+    }
+
+  private:
+    static constexpr std::size_t kSlotsPerChunk = 32;
+    struct Slot {
+        Recorded rec;
+        std::uint32_t refs;
+        std::uint32_t hash;  // next free id while the slot is free
+    };
+    struct Chunk {
+        Slot slots[kSlotsPerChunk];
+    };
+
+    Slot& slot(Id id) { return dir_[id / kSlotsPerChunk]->slots[id % kSlotsPerChunk]; }
+    const Slot& slot(Id id) const { return dir_[id / kSlotsPerChunk]->slots[id % kSlotsPerChunk]; }
+
+    Id take_slot() {
+        if (free_head_ != kNoId) {
+            Id id = free_head_;
+            free_head_ = slot(id).hash;
+            return id;
+        }
+        return fresh_++;
+    }
+
+    // Hashes the fields, not the bytes: Request has padding.
+    static std::uint32_t hash(const Recorded& r) {
+        std::uint64_t h = 0x243F6A8885A308D3ULL;
+        auto mix = [&h](std::uint64_t w) {
+            h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+            h ^= h >> 29;
+        };
+        mix(static_cast<std::uint64_t>(r.request.mode) | std::uint64_t{r.request.flags} << 16 |
+            static_cast<std::uint64_t>(static_cast<std::uint32_t>(r.request.home_node)) << 32);
+        for (auto w : r.request.nodes.words()) mix(w);
+        for (auto w : r.mems_at_request.words()) mix(w);
+        return static_cast<std::uint32_t>(h ^ (h >> 32));
+    }
+
+    // Open addressing with linear probing over ids + 1 (0: empty). The
+    // index has at least twice as many cells as there are slots.
+    Id find(const Recorded& rec, std::uint32_t h) {
+        if (!index_cap_) return kNoId;
+        std::size_t mask = index_cap_ - 1;
+        for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+            Id cell = index_[i];
+            if (cell == 0) return kNoId;
+            Slot& s = slot(cell - 1);
+            if (s.hash == h && s.rec == rec) return cell - 1;
+        }
+    }
+    void index_insert(Id id, std::uint32_t h) {
+        std::size_t mask = index_cap_ - 1;
+        std::size_t i = h & mask;
+        while (index_[i] != 0) i = (i + 1) & mask;
+        index_[i] = id + 1;
+    }
+    // Backward-shift deletion (no tombstones: probes stay short forever).
+    void index_erase(Id id, std::uint32_t h) {
+        std::size_t mask = index_cap_ - 1;
+        std::size_t i = h & mask;
+        while (index_[i] != id + 1) i = (i + 1) & mask;
+        for (std::size_t j = (i + 1) & mask; index_[j] != 0; j = (j + 1) & mask) {
+            std::size_t home = slot(index_[j] - 1).hash & mask;
+            // Move j back to i unless its home lies cyclically in (i, j].
+            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+            if (!stays) {
+                index_[i] = index_[j];
+                i = j;
+            }
+        }
+        index_[i] = 0;
+    }
+
+    // One more chunk of slots; grows the directory and the index first so
+    // that a failure leaves everything as it was.
+    bool add_chunk() {
+        if (!hooks_.allocate) return false;
+        if (chunks_ == dir_cap_) {
+            std::size_t cap = dir_cap_ ? dir_cap_ * 2 : 8;
+            auto** d = static_cast<Chunk**>(hooks_.get(cap * sizeof(Chunk*)));
+            if (!d) return false;
+            if (chunks_) std::memcpy(d, dir_, chunks_ * sizeof(Chunk*));
+            hooks_.put(dir_, dir_cap_ * sizeof(Chunk*));
+            dir_ = d;
+            dir_cap_ = cap;
+        }
+        std::size_t want = 2 * (chunks_ + 1) * kSlotsPerChunk;
+        if (index_cap_ < want && !rehash(want * 2)) return false;
+        auto* c = static_cast<Chunk*>(hooks_.get(sizeof(Chunk)));
+        if (!c) return false;
+        dir_[chunks_++] = c;
+        return true;
+    }
+    bool rehash(std::size_t cap) {
+        auto* idx = static_cast<Id*>(hooks_.get(cap * sizeof(Id)));
+        if (!idx) return false;
+        std::memset(idx, 0, cap * sizeof(Id));
+        Id* old = index_;
+        std::size_t old_cap = index_cap_;
+        index_ = idx;
+        index_cap_ = cap;
+        for (std::size_t i = 0; i < old_cap; ++i)
+            if (old[i]) index_insert(old[i] - 1, slot(old[i] - 1).hash);
+        hooks_.put(old, old_cap * sizeof(Id));
+        return true;
+    }
+
+    HeapHooks hooks_;
+    Chunk** dir_ = nullptr;
+    std::size_t dir_cap_ = 0;
+    std::size_t chunks_ = 0;
+    Id* index_ = nullptr;
+    std::size_t index_cap_ = 0;
+    std::size_t live_ = 0;
+    std::size_t total_refs_ = 0;
+    Id fresh_ = 0;  // slots below this were handed out once
+    Id free_head_ = kNoId;
+    Id last_ = kNoId;  // the last acquired request: programs repeat themselves
+};
+
+}  // namespace numakeep
