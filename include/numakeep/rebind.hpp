@@ -1,35 +1,301 @@
 // SPDX-License-Identifier: MIT
 // The rebind rule (DESIGN.md, "The rebind rule"): one pure function that
-// turns a remembered request into the nodes to issue under new mems.
+// turns a remembered request into what to issue under new mems, the
+// kernel's own rule next to it for comparison, and the helpers of the zero
+// window (DESIGN.md, "Zero window").
 //
-// DRAFT API: the bodies below are placeholders until the kernel-exact
-// mapping (bitmap_remap & co.) lands; the signatures are the contract.
+// Pure, constexpr, allocation-free: the preload runs it with its lock held.
+//
+// What a Rebound means: the nodes, mode flags and home node to pass to the
+// kernel (mbind / set_mempolicy, then set_mempolicy_home_node), which is
+// also what get_mempolicy reads back afterwards (do_get_mempolicy returns
+// the nodes as passed for a policy with MPOL_F_STATIC_NODES /
+// MPOL_F_RELATIVE_NODES and the policy's nodes otherwise). For a request
+// without those flags the nodes are absolute: where memory goes. A request
+// that carries one of them keeps the kernel's meaning whatever the
+// semantics: it is returned verbatim and the kernel computes its nodes
+// (kernel_create() shows which).
 #pragma once
 
+#include <cstdint>
+
+#include "numakeep/node_mapping.hpp"
 #include "numakeep/nodemask.hpp"
 #include "numakeep/policy.hpp"
 
 namespace numakeep {
 
-// What to issue: the nodes and the home node (-1: none).
+// What to issue: the nodes, the home node (-1: none) and the mode flags
+// (the request's own: MPOL_F_NUMA_BALANCING is carried through).
 struct Rebound {
     Nodemask nodes;
     int home_node = -1;
-    friend bool operator==(const Rebound&, const Rebound&) = default;
+    std::uint16_t flags = 0;
+    friend constexpr bool operator==(const Rebound&, const Rebound&) = default;
 };
 
-// rule(request, M0, M1) for Semantics Intent, Static and Relative.
-// Requests that carry MPOL_F_STATIC_NODES / MPOL_F_RELATIVE_NODES keep the
-// kernel's meaning whatever `s` says. DEFAULT and LOCAL give empty nodes.
-// For Semantics::Kernel use rebind_nodes_kernel (it needs history).
-Rebound rebind_nodes(const Request& req, const Nodemask& m0, const Nodemask& m1, Semantics s);
+inline constexpr std::uint16_t kOwnMappingFlags = kFlagStaticNodes | kFlagRelativeNodes;
 
-// The kernel's own lossy rule (mpol_rebind_nodemask / mpol_rebind_preferred):
-// interleave, bind and weighted interleave remap the *current* nodes from
-// the previous mems to the new ones; preferred modes stay as they are.
-Rebound rebind_nodes_kernel(const Request& req, const Rebound& current, const Nodemask& mprev,
-                            const Nodemask& m1);
+// Modes whose nodes are a set (bind, interleave, preferred_many,
+// weighted_interleave); PREFERRED has one node; DEFAULT and LOCAL none.
+constexpr bool is_set_mode(Mode m) {
+    return m == Mode::Bind || m == Mode::Interleave || m == Mode::PreferredMany ||
+           m == Mode::WeightedInterleave;
+}
+// Modes the kernel remaps on a cpuset change (mpol_ops[].rebind ==
+// mpol_rebind_nodemask); preferred and preferred_many only record the new
+// mems (mpol_rebind_preferred, 6.1 and mainline).
+constexpr bool kernel_remaps(Mode m) {
+    return m == Mode::Bind || m == Mode::Interleave || m == Mode::WeightedInterleave;
+}
+// A request that names no nodes to follow: DEFAULT, LOCAL, and PREFERRED
+// with no nodes (mpol_new() turns that into MPOL_LOCAL).
+constexpr bool has_no_nodes(const Request& r) {
+    return r.mode == Mode::Default || r.mode == Mode::Local ||
+           (r.mode == Mode::Preferred && r.nodes.empty());
+}
+constexpr bool has_own_mapping(const Request& r) {
+    return (r.flags & kOwnMappingFlags) != 0;
+}
+
+namespace rebind_detail {
+
+constexpr Nodemask single(int node) {
+    Nodemask m;
+    if (node >= 0) m.set(static_cast<unsigned>(node));
+    return m;
+}
+// The one node a PREFERRED request stands for: the first of its nodes the
+// mems allowed when it was made (mpol_new_preferred() takes first_node() of
+// nodes & mems), or its first node when none was allowed.
+constexpr int preferred_node(const Request& r, const Nodemask& m0) {
+    Nodemask allowed = r.nodes & m0;
+    return allowed.empty() ? r.nodes.first() : allowed.first();
+}
+// The kernel's fallback in mpol_rebind_nodemask(): an empty result becomes
+// the new mems.
+constexpr Nodemask or_all(const Nodemask& nodes, const Nodemask& mems) {
+    return nodes.empty() ? mems : nodes;
+}
+
+}  // namespace rebind_detail
+
+// rule(request, M0, M1) for Semantics Intent, Static and Relative:
+//   intent   set modes: M1 when U ⊇ M0 ("the whole cpuset"), else
+//            remap(U∩M0, M0→M1); PREFERRED's node and the home node map by
+//            position (bitremap). Path-independent.
+//   static   U∩M1, or M1 when that is empty (PREFERRED: its first node);
+//            the home node stays.
+//   relative relative(U, M1) (PREFERRED: its first node); the home node
+//            maps by position.
+// An empty set result becomes M1, as the kernel's rebind does. An empty M1
+// (no cpuset has one) gives empty nodes. For Semantics::Kernel this is the
+// identity: use rebind_nodes_kernel(), which needs history.
+constexpr Rebound rebind_nodes(const Request& req, const Nodemask& m0, const Nodemask& m1,
+                               Semantics s) {
+    using namespace rebind_detail;
+    Rebound out{Nodemask{}, -1, req.flags};
+    if (has_no_nodes(req)) return out;
+    if (has_own_mapping(req) || s == Semantics::Kernel) {
+        out.nodes = req.nodes;
+        out.home_node = req.home_node;
+        return out;
+    }
+    if (m1.empty()) return out;
+    const Nodemask& u = req.nodes;
+    switch (s) {
+        case Semantics::Intent:
+            if (req.mode == Mode::Preferred) {
+                out.nodes = single(bitremap(preferred_node(req, m0), m0, m1));
+            } else {
+                out.nodes = m0.subset_of(u) ? m1 : or_all(remap(u & m0, m0, m1), m1);
+            }
+            out.home_node = bitremap(req.home_node, m0, m1);
+            break;
+        case Semantics::Static:
+            out.nodes = or_all(u & m1, m1);
+            if (req.mode == Mode::Preferred) out.nodes = single(out.nodes.first());
+            out.home_node = req.home_node;
+            break;
+        case Semantics::Relative:
+            out.nodes = or_all(relative_nodemask(u, m1), m1);
+            if (req.mode == Mode::Preferred) out.nodes = single(out.nodes.first());
+            out.home_node = bitremap(req.home_node, m0, m1);
+            break;
+        case Semantics::Kernel:
+            break;  // handled above
+    }
+    return out;
+}
+
+// The kernel's own lossy rule (mpol_rebind_nodemask / mpol_rebind_preferred,
+// 6.1 and mainline) applied once, from the mems `mprev` the kernel last saw
+// to `m1`: interleave, bind and weighted interleave remap the *current*
+// nodes positionally (an empty result becomes m1); preferred modes, DEFAULT
+// and LOCAL stay as they are; the home node is never touched. A request
+// with STATIC/RELATIVE flags reads back verbatim (the kernel keeps the nodes
+// as passed and computes from them).
+constexpr Rebound rebind_nodes_kernel(const Request& req, const Rebound& current,
+                                      const Nodemask& mprev, const Nodemask& m1) {
+    if (has_no_nodes(req) || has_own_mapping(req) || !kernel_remaps(req.mode)) return current;
+    if (mprev == m1) return current;  // mpol_rebind_policy(): nothing changed
+    Rebound out = current;
+    out.nodes = rebind_detail::or_all(remap(current.nodes, mprev, m1), m1);
+    return out;
+}
+
+// --- Zero window (DESIGN.md): let the kernel keep the intent --------------
+
+// Whether the kernel can keep `intent` for this request by itself, at the
+// instant of each cpuset write, when the request is issued as
+// (mode | MPOL_F_RELATIVE_NODES, assisted_relative_mask()): set modes the
+// kernel remaps (bind, interleave, weighted interleave), without flags of
+// their own, under intent. Preferred modes never qualify (the kernel does
+// not remap them, relative or not); a home node still needs a re-issue.
+constexpr bool kernel_assistable(const Request& req, Semantics s) {
+    return s == Semantics::Intent && kernel_remaps(req.mode) && !has_own_mapping(req) &&
+           !req.nodes.empty();
+}
+
+// The relative mask to issue for a kernel_assistable() request made under
+// m0: every bit set when U ⊇ M0 (relative(all, M) == M: "the whole
+// cpuset"), else the positions of U∩M0 inside M0, since
+// remap(U∩M0, M0→M) == onto(fold(ord_M0(U∩M0), |M|), M) ==
+// mpol_relative_nodemask(ord_M0(U∩M0), M) for every non-empty M. Empty when
+// U∩M0 is empty (the kernel would refuse it: issue the plain request).
+constexpr Nodemask assisted_relative_mask(const Request& req, const Nodemask& m0) {
+    if (m0.subset_of(req.nodes) && !m0.empty()) return Nodemask::all();
+    return positions_in(req.nodes & m0, m0);
+}
+
+// What to pass to the kernel at the moment of the request itself, under
+// m0: the zero window's (mode | MPOL_F_RELATIVE_NODES, assisted mask) when
+// `kernel_assist` is on and the request qualifies, else the request as made.
+constexpr Rebound issue_at_request(const Request& req, const Nodemask& m0, Semantics s,
+                                   bool kernel_assist) {
+    Rebound out{req.nodes, req.home_node, req.flags};
+    if (kernel_assist && kernel_assistable(req, s)) {
+        Nodemask rel = assisted_relative_mask(req, m0);
+        if (!rel.empty()) {
+            out.nodes = rel;
+            out.flags = static_cast<std::uint16_t>(req.flags | kFlagRelativeNodes);
+        }
+    }
+    return out;
+}
+
+// --- The kernel's struct mempolicy, as far as rebinding goes --------------
+//
+// A model of mm/mempolicy.c for tests and for deciding when a re-issue can
+// be skipped: mpol_new() + mpol_set_nodemask() create, mpol_rebind_policy()
+// rebinds, do_get_mempolicy() reads back.
+struct KernelPolicy {
+    Mode mode = Mode::Default;  // Default: no policy (pol == NULL)
+    std::uint16_t flags = 0;
+    Nodemask nodes;  // pol->nodes: where memory goes
+    // pol->w: a union in the kernel. user_nodemask for a policy with
+    // STATIC/RELATIVE flags, cpuset_mems_allowed otherwise; note that
+    // mpol_rebind_preferred() writes cpuset_mems_allowed whatever the
+    // flags, so a flagged preferred policy reads back the mems afterwards.
+    Nodemask w;
+    int home_node = -1;
+    friend constexpr bool operator==(const KernelPolicy&, const KernelPolicy&) = default;
+};
+
+// mpol_new() + mpol_set_nodemask() + set_mempolicy_home_node() for the
+// request `issued` under `mems` (cpuset_current_mems_allowed ∩ N_MEMORY).
+// Returns false where the kernel answers EINVAL (6.1 rules:
+// sanitize_mpol_flags(), mpol_new(), the create ops).
+constexpr bool kernel_create(const Request& issued, const Nodemask& mems, KernelPolicy& pol) {
+    pol = KernelPolicy{};
+    const std::uint16_t f = issued.flags;
+    if ((f & kFlagStaticNodes) && (f & kFlagRelativeNodes)) return false;
+    if ((f & kFlagNumaBalancing) && issued.mode != Mode::Bind) return false;
+    Mode mode = issued.mode;
+    switch (mode) {
+        case Mode::Default:
+            return issued.nodes.empty();
+        case Mode::Preferred:
+            if (issued.nodes.empty()) {
+                if (f & kOwnMappingFlags) return false;
+                mode = Mode::Local;
+            }
+            break;
+        case Mode::Local:
+            if (!issued.nodes.empty() || (f & kOwnMappingFlags)) return false;
+            break;
+        default:
+            if (issued.nodes.empty()) return false;
+    }
+    pol.mode = mode;
+    pol.flags = f;
+    if (mode == Mode::Local) return true;
+    Nodemask computed =
+        (f & kFlagRelativeNodes) ? relative_nodemask(issued.nodes, mems) : issued.nodes & mems;
+    pol.w = (f & kOwnMappingFlags) ? issued.nodes : mems;
+    if (computed.empty()) return false;
+    pol.nodes = mode == Mode::Preferred ? rebind_detail::single(computed.first()) : computed;
+    if (issued.home_node >= 0) {
+        // set_mempolicy_home_node(): bind and preferred_many only (6.1).
+        if (mode != Mode::Bind && mode != Mode::PreferredMany) return false;
+        pol.home_node = issued.home_node;
+    }
+    return true;
+}
+
+// mpol_rebind_policy(pol, mems): what a cpuset.mems write does to a policy.
+constexpr void kernel_rebind(KernelPolicy& pol, const Nodemask& mems) {
+    if (pol.mode == Mode::Default || pol.mode == Mode::Local) return;
+    const bool own = (pol.flags & kOwnMappingFlags) != 0;
+    if (!own && pol.w == mems) return;
+    if (!kernel_remaps(pol.mode)) {  // mpol_rebind_preferred()
+        pol.w = mems;
+        return;
+    }
+    Nodemask tmp;  // mpol_rebind_nodemask()
+    if (pol.flags & kFlagStaticNodes) {
+        tmp = pol.w & mems;
+    } else if (pol.flags & kFlagRelativeNodes) {
+        tmp = relative_nodemask(pol.w, mems);
+    } else {
+        tmp = remap(pol.nodes, pol.w, mems);
+        pol.w = mems;
+    }
+    pol.nodes = rebind_detail::or_all(tmp, mems);
+}
+
+// do_get_mempolicy(): the mode flags and nodes a caller reads back.
+constexpr Rebound kernel_readback(const KernelPolicy& pol) {
+    Rebound r;
+    r.flags = pol.flags;
+    r.home_node = pol.home_node;  // not reported by get_mempolicy; kept for comparison
+    if (pol.flags & kOwnMappingFlags)
+        r.nodes = pol.w;
+    else if (pol.mode != Mode::Default && pol.mode != Mode::Local)
+        r.nodes = pol.nodes;
+    return r;
+}
+
+// Whether `desired` (the rule under the new mems) must be issued for a
+// policy last issued as `applied`, once the kernel has done its own rebind:
+//   - never under Semantics::Kernel (the kernel's rule is the one wanted),
+//     nor for DEFAULT/LOCAL;
+//   - preferred modes: the kernel never changes them, so only when
+//     `desired` differs from `applied`, or when the request carries
+//     STATIC/RELATIVE (issued verbatim, it is the re-issue under the new
+//     mems that makes the kernel compute its node again);
+//   - bind/interleave/weighted interleave issued with STATIC/RELATIVE flags
+//     (the request's own, or the zero window's assisted form): the kernel
+//     keeps their nodes path-independently, so only for the home node;
+//   - bind/interleave/weighted interleave issued plain: always, since the
+//     kernel remapped them from its own history, which the caller may not
+//     have seen step by step.
+constexpr bool reissue_needed(const Request& req, Semantics s, const Rebound& applied,
+                              const Rebound& desired) {
+    if (s == Semantics::Kernel || has_no_nodes(req)) return false;
+    if (!kernel_remaps(req.mode)) return has_own_mapping(req) || !(applied == desired);
+    if (applied.flags & kOwnMappingFlags) return applied.home_node != desired.home_node;
+    return true;
+}
 
 }  // namespace numakeep
-
-#include "numakeep/rebind_impl.hpp"
