@@ -276,14 +276,22 @@ constexpr Rebound kernel_readback(const KernelPolicy& pol) {
     return r;
 }
 
-// Whether `desired` (the rule under the new mems) must be issued for a
-// policy last issued as `applied`, once the kernel has done its own rebind:
+// pol->nodes for `issued` created under `mems` (empty where the kernel
+// would refuse it): where memory goes.
+constexpr Nodemask kernel_nodes_of(const Rebound& issued, Mode mode, const Nodemask& mems) {
+    KernelPolicy pol;
+    if (!kernel_create(Request{mode, issued.flags, issued.nodes, -1}, mems, pol)) return {};
+    return pol.nodes;
+}
+
+// Whether `desired` (the rule under the new mems m1) must be issued for a
+// policy last issued as `applied` under `applied_mems`, once the kernel has
+// done its own rebind:
 //   - never under Semantics::Kernel (the kernel's rule is the one wanted),
 //     nor for DEFAULT/LOCAL;
-//   - preferred modes: the kernel never changes them, so only when
-//     `desired` differs from `applied`, or when the request carries
-//     STATIC/RELATIVE (issued verbatim, it is the re-issue under the new
-//     mems that makes the kernel compute its node again);
+//   - preferred modes: the kernel never changes them, so only when the
+//     nodes the kernel holds (what was applied, cut to the mems then)
+//     differ from what the rule wants now, or the home node does;
 //   - bind/interleave/weighted interleave issued with STATIC/RELATIVE flags
 //     (the request's own, or the zero window's assisted form): the kernel
 //     keeps their nodes path-independently, so only for the home node;
@@ -291,11 +299,15 @@ constexpr Rebound kernel_readback(const KernelPolicy& pol) {
 //     kernel remapped them from its own history, which the caller may not
 //     have seen step by step.
 constexpr bool reissue_needed(const Request& req, Semantics s, const Rebound& applied,
-                              const Rebound& desired) {
+                              const Nodemask& applied_mems, const Rebound& desired,
+                              const Nodemask& m1) {
     if (s == Semantics::Kernel || has_no_nodes(req)) return false;
-    if (!kernel_remaps(req.mode)) return has_own_mapping(req) || !(applied == desired);
-    if (applied.flags & kOwnMappingFlags) return applied.home_node != desired.home_node;
-    return true;
+    if (applied.home_node != desired.home_node) return true;
+    if (!kernel_remaps(req.mode))
+        return kernel_nodes_of(applied, req.mode, applied_mems) !=
+                   kernel_nodes_of(desired, req.mode, m1) ||
+               applied.flags != desired.flags;
+    return (applied.flags & kOwnMappingFlags) == 0;
 }
 
 }  // namespace numakeep
