@@ -95,8 +95,10 @@ TEST_CASE("flagged requests keep the kernel's meaning: what the kernel computes 
     for (Mode mode : {Mode::Bind, Mode::Interleave, Mode::PreferredMany, Mode::WeightedInterleave,
                       Mode::Preferred}) {
         const char* nodes = mode == Mode::Preferred ? "2" : "2-3";
-        for (auto [flag, s] : {std::pair{kFlagStaticNodes, Semantics::Static},
-                               std::pair{kFlagRelativeNodes, Semantics::Relative}}) {
+        for (auto pair : {std::pair{kFlagStaticNodes, Semantics::Static},
+                          std::pair{kFlagRelativeNodes, Semantics::Relative}}) {
+            const std::uint16_t flag = pair.first;
+            const Semantics s = pair.second;
             CAPTURE(to_string(mode));
             CAPTURE(flag);
             Rebound issue = rebind_nodes(req(mode, nodes, -1, flag), m0, m1, Semantics::Intent);
