@@ -58,7 +58,9 @@ class RangeBTree {
         Inner* inner[kMaxInner];  // [0]: the leaf's parent ... [height-1]: the root
         unsigned slot[kMaxInner];
         Leaf* leaf;
-        unsigned pos;  // an index in leaf: 0..count
+        unsigned pos;          // an index in leaf: 0..count
+        bool partial;          // from the finger: leaf and pos only, no way down
+        std::uint64_t lo, hi;  // the starts this leaf may hold: [lo, hi)
     };
     // One entry, wherever it is.
     struct At {
@@ -87,6 +89,8 @@ class RangeBTree {
     //    and needs kInnerCap - 2 more), so height + 3 each;
     //  - overall: a valid tree of E ranges has at most tree_bound(E) nodes.
     std::size_t nodes_needed(std::size_t n) const {
+        if (n <= kInnerCap - 2 && pool_.free_blocks() >= n * (height_ + 3))
+            return n * (height_ + 3);
         std::size_t overall = tree_bound(size_ + n);
         overall = overall > nodes_used() ? overall - nodes_used() : 0;
         if (n <= kInnerCap - 2) {
@@ -101,11 +105,16 @@ class RangeBTree {
     // start is <= key (upper) or < key (lower).
     void descend(std::uint64_t key, Path& p, bool upper = true) const {
         void* n = root_;
+        p.partial = false;
+        p.lo = 0;
+        p.hi = ~std::uint64_t{0};
         for (unsigned l = height_; l-- > 0;) {
             auto* in = static_cast<Inner*>(n);
             // Inner levels always go by the separators: child s holds the
             // starts in [key[s-1], key[s]).
             unsigned s = upper_bound(in->key, in->count - 1, key);
+            if (s > 0) p.lo = in->key[s - 1];
+            if (s + 1 < in->count) p.hi = in->key[s];
             p.inner[l] = in;
             p.slot[l] = s;
             n = in->child[s];
@@ -116,6 +125,26 @@ class RangeBTree {
                                 : lower_bound(p.leaf->start, p.leaf->count, key))
                        : 0;
     }
+    // descend(), starting from the leaf of the last seek when key falls in
+    // it (a finger: programs map and bind next to where they just did).
+    // The path then holds the leaf only; insert(), erase() and restart()
+    // walk down from the root when they restructure.
+    void seek(std::uint64_t key, Path& p, bool upper = true) {
+        if (finger_ && finger_version_ == version_ && key >= finger_lo_ && key < finger_hi_) {
+            Leaf* l = finger_;
+            p.leaf = l;
+            p.partial = true;
+            p.pos =
+                upper ? upper_bound(l->start, l->count, key) : lower_bound(l->start, l->count, key);
+            return;
+        }
+        descend(key, p, upper);
+        finger_ = p.leaf;
+        finger_lo_ = p.lo;
+        finger_hi_ = p.hi;
+        finger_version_ = version_;
+    }
+
     // The entry just before / at a path position, or none.
     static At before(const Path& p) {
         if (!p.leaf) return {};
@@ -133,6 +162,11 @@ class RangeBTree {
     bool find_exact(std::uint64_t start, Path& p) const {
         descend(start, p, false);
         return p.leaf && p.pos < p.leaf->count && p.leaf->start[p.pos] == start;
+    }
+    static At prev(At a) {
+        if (a.i > 0) return {a.leaf, a.i - 1};
+        Leaf* l = a.leaf->prev;
+        return l ? At{l, l->count - 1} : At{};
     }
     static At next(At a) {
         if (++a.i < a.leaf->count) return a;
@@ -155,13 +189,18 @@ class RangeBTree {
             l->prev = l->next = nullptr;
             p.leaf = l;
             p.pos = 0;
+            p.partial = false;
+            ++version_;
         }
-        ++size_;
         Leaf* l = p.leaf;
         if (l->count < kLeafCap) {
+            ++size_;
             leaf_put(l, p.pos, start, end, id);
             return;
         }
+        if (p.partial) descend(start, p);  // a split needs the way up
+        ++size_;
+        ++version_;
         auto* r = static_cast<Leaf*>(take());
         unsigned keep = kLeafCap / 2;
         r->count = l->count - keep;
@@ -181,6 +220,10 @@ class RangeBTree {
     // Removes the entry at p.pos (p.pos < p.leaf->count).
     void erase(Path& p) {
         Leaf* l = p.leaf;
+        if (l->count <= kLeafMin || height_ == 0) {  // restructures: needs the way up
+            if (p.partial) descend(l->start[p.pos], p, false);
+            ++version_;
+        }
         unsigned n = l->count - p.pos - 1;
         std::memmove(&l->start[p.pos], &l->start[p.pos + 1], n * sizeof(l->start[0]));
         std::memmove(&l->end[p.pos], &l->end[p.pos + 1], n * sizeof(l->end[0]));
@@ -201,8 +244,18 @@ class RangeBTree {
     // between its neighbours' starts. The separators that bound the leaf
     // are lower/upper bounds, not copies, so they are moved only when the
     // new start crosses one.
-    void restart(const Path& p, std::uint64_t start) {
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+// GCC cannot see that inner[] and slot[] are filled for every level below
+// height_ whenever partial is false.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+    void restart(Path& p, std::uint64_t start) {
         Leaf* l = p.leaf;
+        if ((p.pos == 0 || p.pos + 1 == l->count) && height_ > 0) {  // may move a separator
+            if (p.partial) descend(l->start[p.pos], p, false);
+            ++version_;
+        }
         l->start[p.pos] = start;
         if (p.pos == 0)
             for (unsigned lv = 0; lv < height_; ++lv)
@@ -219,6 +272,9 @@ class RangeBTree {
                     break;
                 }
     }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
     // Gives every node back (to the pool, which keeps them).
     void clear() {
@@ -226,9 +282,13 @@ class RangeBTree {
         root_ = nullptr;
         height_ = 0;
         size_ = 0;
+        finger_ = nullptr;
+        ++version_;
     }
     // Gives the pool's memory back to the heap (after clear()).
-    void release_memory() { pool_.release_all(); }
+    void release_memory() {
+        pool_.release_all();
+    }
 
     // Checks every structural invariant; for tests. Returns a description
     // of the first violation, or nullptr.
@@ -275,7 +335,9 @@ class RangeBTree {
         assert(n && "RangeStore reserves nodes before every insertion");
         return n;
     }
-    void give(void* n) { pool_.give(n); }
+    void give(void* n) {
+        pool_.give(n);
+    }
 
     static void copy_entries(Leaf* to, unsigned ti, const Leaf* from, unsigned fi, unsigned n) {
         std::memmove(&to->start[ti], &from->start[fi], n * sizeof(to->start[0]));
@@ -499,6 +561,12 @@ class RangeBTree {
     void* root_ = nullptr;
     unsigned height_ = 0;  // inner levels above the leaves
     std::size_t size_ = 0;
+    // The finger: the leaf of the last full descent and its bounds, valid
+    // while version_ (bumped by every change of the tree's shape or of a
+    // separator) has not moved.
+    Leaf* finger_ = nullptr;
+    std::uint64_t finger_lo_ = 0, finger_hi_ = 0;
+    std::uint64_t finger_version_ = 0, version_ = 0;
 };
 
 }  // namespace numakeep::detail

@@ -68,6 +68,26 @@ class RangeStore {
         if (!ensure(2)) return false;
         Id id = requests_.acquire(rec);
         if (id == RequestTable::kNoId) return false;
+        // The common cases in one descent: a fresh range (nothing to
+        // clear), or a new policy over exactly one recorded range.
+        Tree::Path p;
+        tree_.seek(start, p);
+        Tree::At x = Tree::before(p);
+        if (!x || x.end() <= start) {
+            Tree::At y = Tree::at(p);
+            if (!y || y.start() >= end) {
+                place_at(p, x, y, start, end, id);
+                return true;
+            }
+        } else if (x.start() == start && x.end() == end) {
+            Tree::At l = Tree::prev(x), r = Tree::next(x);
+            if (!(l && l.end() == start && l.id() == id) &&
+                !(r && r.start() == end && r.id() == id)) {
+                requests_.release(x.id());
+                x.id() = id;
+                return true;
+            }
+        }
         clear_span(start, end);
         place(start, end, id);
         return true;
@@ -80,6 +100,20 @@ class RangeStore {
         if (!page_span(start, end)) return false;
         if (start == end) return true;
         if (!ensure(1)) return false;
+        // The common case in one descent: exactly one range, starting at
+        // start and ending within the hole.
+        Tree::Path p;
+        tree_.seek(start, p);
+        if (p.pos > 0 && p.leaf->start[p.pos - 1] == start && p.leaf->end[p.pos - 1] <= end) {
+            Tree::At r = Tree::next(Tree::At{p.leaf, p.pos - 1});
+            if (!r || r.start() >= end) {
+                Id id = p.leaf->id[p.pos - 1];
+                --p.pos;
+                tree_.erase(p);
+                requests_.release(id);
+                return true;
+            }
+        }
         clear_span(start, end);
         return true;
     }
@@ -297,7 +331,7 @@ class RangeStore {
     // that stick out. At most one insertion (a split).
     void clear_span(std::uint64_t start, std::uint64_t end) {
         Tree::Path p;
-        tree_.descend(start, p);
+        tree_.seek(start, p);
         Tree::At x = Tree::before(p);
         if (x && x.start() < start && x.end() > start) {
             if (x.end() > end) {  // [start, end) is inside x: split it
@@ -305,14 +339,14 @@ class RangeStore {
                 Id id = x.id();
                 x.end() = start;
                 requests_.acquire(id);
-                tree_.descend(end, p);
+                tree_.seek(end, p);
                 tree_.insert(p, end, tail_end, id);
                 return;
             }
             x.end() = start;
         }
         for (;;) {
-            tree_.descend(start, p, false);
+            tree_.seek(start, p, false);
             Tree::At y = Tree::at(p);
             if (!y || y.start() >= end) return;
             if (y.leaf != p.leaf) tree_.find_exact(y.start(), p);
@@ -330,9 +364,12 @@ class RangeStore {
     // the same id; takes over one reference to id. At most one insertion.
     void place(std::uint64_t start, std::uint64_t end, Id id) {
         Tree::Path p;
-        tree_.descend(start, p);
-        Tree::At l = Tree::before(p);
-        Tree::At r = Tree::at(p);
+        tree_.seek(start, p);
+        place_at(p, Tree::before(p), Tree::at(p), start, end, id);
+    }
+    // The same from a descent to start; l and r: the entries around it.
+    void place_at(Tree::Path& p, Tree::At l, Tree::At r, std::uint64_t start, std::uint64_t end,
+                  Id id) {
         bool join_l = l && l.end() == start && l.id() == id;
         bool join_r = r && r.start() == end && r.id() == id;
         if (!join_l && !join_r) {
