@@ -49,13 +49,13 @@ int cmd_ps(int argc, char** argv) {
         return 0;
     }
     Table t({{"PID", true},
-             {"COMMAND", false, true, 8},
-             {"CGROUP", false, true, 8},
+             {"COMMAND", false, true, 6},
+             {"CGROUP", false, true, 6},
              {"MEMS", false, true, 4},
              {"GEN", true},
              {"RANGES", true},
              {"THREADS", true},
-             {"LAST REBIND", false, true, 11}});
+             {"LAST REBIND", false, true, 6}});
     std::int64_t now = now_unix_ms();
     for (const auto& p : procs) {
         std::string gen = std::to_string(p.generation_applied) + "/" +

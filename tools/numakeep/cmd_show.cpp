@@ -70,22 +70,10 @@ int show_self(bool json) {
     return 0;
 }
 
-std::string marks(const proto::PolicyEntry& e, bool& any_differ, bool& any_unread,
-                  bool& any_assisted) {
-    std::string m;
-    if (e.assisted) {
-        m += 'A';
-        any_assisted = true;
-    }
-    if (!e.kernel_ok) {
-        m += '?';
-        any_unread = true;
-    } else if (entry_differs(e)) {
-        m += '*';
-        any_differ = true;
-    }
-    return m;
-}
+// Which marks the legend under the tables must explain.
+struct Legend {
+    bool differ = false, unread = false, assisted = false;
+};
 
 std::string flags_cell(const proto::PolicyEntry& e) {
     std::string s = mode_text(0, e.flags);
@@ -101,13 +89,30 @@ std::string rule_cell(const proto::PolicyEntry& e) {
     return s;
 }
 
-std::string kernel_cell(const proto::PolicyEntry& e) {
-    if (!e.kernel_ok) return "?";
-    std::string s = nodes_text(e.kernel_now);
-    // Name the kernel's mode when it is not the requested one (kernel
-    // assistance shows as relative_nodes, a foreign mbind as another mode).
-    if (mode_of(e.kernel_mode) != e.mode || flags_of(e.kernel_mode) != e.flags)
-        s += " (" + mode_text(mode_of(e.kernel_mode), flags_of(e.kernel_mode)) + ")";
+// The kernel's nodes now, then its mode when that is not the requested one
+// (a foreign mbind), then the marks: "*" differs from the rule, "?" could
+// not be read back, "A" kernel-assisted.
+std::string kernel_cell(const proto::PolicyEntry& e, Legend& legend) {
+    std::string s;
+    if (!e.kernel_ok) {
+        legend.unread = true;
+        s = "?";
+    } else {
+        s = nodes_text(e.kernel_now);
+        std::uint16_t kflags = flags_of(e.kernel_mode);
+        // Kernel assistance adds MPOL_F_RELATIVE_NODES by design: the A says so.
+        if (e.assisted) kflags &= static_cast<std::uint16_t>(~kFlagRelativeNodes);
+        if (mode_of(e.kernel_mode) != e.mode || kflags != e.flags)
+            s += " (" + mode_text(mode_of(e.kernel_mode), flags_of(e.kernel_mode)) + ")";
+        if (entry_differs(e)) {
+            s += " *";
+            legend.differ = true;
+        }
+    }
+    if (e.assisted) {
+        s += " A";
+        legend.assisted = true;
+    }
     return s;
 }
 
@@ -144,28 +149,30 @@ int show_process(int pid, bool json) {
         return 0;
     }
     const proto::ProcEntry& p = a.process;
-    std::printf("pid %d (%s)  cgroup %s  mems %s  semantics %s%s  generation %llu of %llu%s\n",
-                p.pid, field_text(p.comm).c_str(), field_text(p.cgroup).c_str(),
-                nodes_text(p.mems_now).c_str(), semantics_text(p.semantics).c_str(),
+    std::printf("pid %d (%s), semantics %s%s, generation %llu of %llu%s\n", p.pid,
+                field_text(p.comm).c_str(), semantics_text(p.semantics).c_str(),
                 p.kernel_assist ? " (kernel-assisted)" : "",
                 static_cast<unsigned long long>(p.generation_applied),
                 static_cast<unsigned long long>(p.generation_current),
-                p.rebind_pending ? ", rebind pending" : "");
+                p.rebind_pending ? " (rebind pending)" : "");
+    std::printf("cgroup: %s\n", field_text(p.cgroup).c_str());
+    std::printf("mems now: %s\n", nodes_text(p.mems_now).c_str());
     if (p.last_rebind_unix_ms > 0) {
         int err = p.last_errno ? p.last_errno : p.last.first_errno;
         std::printf(
-            "last rebind: %s, generation %llu: %u ranges re-bound, %u dropped, %u checked, "
-            "%u threads, %u errors%s%s, %.1f ms\n",
+            "last rebind: %s, generation %llu, %.1f ms:\n  %u ranges re-bound, %u dropped, "
+            "%u checked, %u threads, %u errors%s%s\n",
             ago_text(p.last_rebind_unix_ms, now_unix_ms()).c_str(),
-            static_cast<unsigned long long>(p.last.generation), p.last.ranges_rebound,
+            static_cast<unsigned long long>(p.last.generation),
+            static_cast<double>(p.last.duration_ns) / 1e6, p.last.ranges_rebound,
             p.last.ranges_dropped, p.last.ranges_checked, p.last.threads_rebound, p.last.errors,
-            err ? " " : "", errno_name(err).c_str(), static_cast<double>(p.last.duration_ns) / 1e6);
+            err ? " " : "", errno_name(err).c_str());
     } else {
         std::printf("last rebind: never\n");
     }
 
     std::size_t width = terminal_width();
-    bool differ = false, unread = false, assisted = false;
+    Legend legend;
     std::printf("\ntask policies:\n");
     if (a.threads.empty()) {
         std::printf("  none recorded\n");
@@ -173,45 +180,58 @@ int show_process(int pid, bool json) {
         Table t({{"TID", true},
                  {"MODE"},
                  {"FLAGS", false, true, 5},
-                 {"REQUESTED", false, true, 9},
-                 {"MEMS AT REQUEST", false, true, 6},
-                 {"RULE NOW", false, true, 8},
-                 {"KERNEL NOW", false, true, 10},
-                 {"MARK"}});
+                 {"REQUEST", false, true, 7},
+                 {"MEMS@REQ", false, true, 8},
+                 {"RULE", false, true, 6},
+                 {"KERNEL", false, true, 8}});
         for (const auto& e : a.threads)
             t.add_row({std::to_string(e.tid), mode_text(e.mode, 0), flags_cell(e),
                        nodes_text(e.requested), nodes_text(e.mems_at_request), rule_cell(e),
-                       kernel_cell(e), marks(e, differ, unread, assisted)});
+                       kernel_cell(e, legend)});
         std::fputs(t.render(width).c_str(), stdout);
     }
     std::printf("\nranges:\n");
     if (a.ranges.empty()) {
         std::printf("  none recorded\n");
     } else {
-        Table t({{"ADDRESS RANGE"},
-                 {"SIZE", true},
-                 {"MODE"},
-                 {"FLAGS", false, true, 5},
-                 {"REQUESTED", false, true, 9},
-                 {"MEMS AT REQUEST", false, true, 6},
-                 {"RULE NOW", false, true, 8},
-                 {"KERNEL NOW", false, true, 10},
-                 {"MARK"}});
-        for (const auto& e : a.ranges)
-            t.add_row({hex(e.start) + "-" + hex(e.end), size_text(e.end - e.start),
-                       mode_text(e.mode, 0), flags_cell(e), nodes_text(e.requested),
-                       nodes_text(e.mems_at_request), rule_cell(e), kernel_cell(e),
-                       marks(e, differ, unread, assisted)});
-        std::fputs(t.render(width).c_str(), stdout);
+        // The whole address range when it fits, else its start (SIZE gives the end).
+        auto render = [&](bool whole) {
+            Table t({{whole ? "ADDRESS RANGE" : "START"},
+                     {"SIZE", true},
+                     {"MODE"},
+                     {"FLAGS", false, true, 5},
+                     {"REQUEST", false, true, 7},
+                     {"MEMS@REQ", false, true, 8},
+                     {"RULE", false, true, 6},
+                     {"KERNEL", false, true, 8}});
+            for (const auto& e : a.ranges)
+                t.add_row({whole ? hex(e.start) + "-" + hex(e.end) : hex(e.start),
+                           size_text(e.end - e.start), mode_text(e.mode, 0), flags_cell(e),
+                           nodes_text(e.requested), nodes_text(e.mems_at_request), rule_cell(e),
+                           kernel_cell(e, legend)});
+            return t.render(width);
+        };
+        std::string text = render(true);
+        if (width > 0) {
+            std::size_t widest = 0, pos = 0;
+            while (pos < text.size()) {
+                std::size_t nl = text.find('\n', pos);
+                widest = std::max(widest, nl - pos);
+                pos = nl + 1;
+            }
+            if (widest > width) text = render(false);
+        }
+        std::fputs(text.c_str(), stdout);
     }
+    std::printf("\nREQUEST   nodes as requested          MEMS@REQ  the mems when requested\n");
+    std::printf("RULE      nodes the rule gives now    KERNEL    nodes the kernel holds now\n");
     if (a.truncated) std::printf("(the process stopped listing early: records are missing)\n");
-    if (differ || unread || assisted) std::printf("\n");
-    if (differ) std::printf("*  the kernel's nodes differ from what the rule gives now\n");
-    if (unread) std::printf("?  the process could not read the kernel's policy back\n");
-    if (assisted)
+    if (legend.differ) std::printf("*         the kernel's nodes differ from the rule's\n");
+    if (legend.unread)
+        std::printf("?         the process could not read the kernel's policy back\n");
+    if (legend.assisted)
         std::printf(
-            "A  kernel-assisted: issued with MPOL_F_RELATIVE_NODES, the kernel keeps the "
-            "intent\n");
+            "A         kernel-assisted (MPOL_F_RELATIVE_NODES): the kernel keeps the intent\n");
     return 0;
 }
 

@@ -30,7 +30,8 @@ class Table {
         std::string header;
         bool right_align = false;
         bool shrinkable = false;
-        std::size_t min_width = 6;  // a shrinkable column never gets narrower
+        std::size_t min_width =
+            6;  // a shrinkable column never gets narrower (its header is cut too)
     };
 
     explicit Table(std::vector<Column> columns) : columns_(std::move(columns)) {}
@@ -64,7 +65,7 @@ class Table {
         };
         std::vector<std::string> header;
         for (const auto& col : columns_) header.push_back(col.header);
-        line(header);
+        line(header);  // headers are cut like cells when their column shrinks
         for (const auto& row : rows_) line(row);
         return out;
     }
@@ -87,8 +88,8 @@ class Table {
         while (total() > width) {
             std::size_t best = w.size();
             for (std::size_t c = 0; c < w.size(); ++c) {
-                std::size_t floor = std::max(columns_[c].min_width, columns_[c].header.size());
-                if (columns_[c].shrinkable && w[c] > floor && (best == w.size() || w[c] > w[best]))
+                if (columns_[c].shrinkable && w[c] > columns_[c].min_width &&
+                    (best == w.size() || w[c] > w[best]))
                     best = c;
             }
             if (best == w.size()) return;
