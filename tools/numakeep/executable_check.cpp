@@ -70,12 +70,12 @@ std::optional<ExecutableInfo> inspect_executable(const std::string& path) {
     info.setuid = (st.st_mode & S_ISUID) != 0;
     info.setgid = (st.st_mode & S_ISGID) != 0 && (st.st_mode & S_IXGRP) != 0;
     unsigned char ident[EI_NIDENT] = {};
-    if (!read_at(f.fd, ident, sizeof ident, 0)) return info;
-    if (ident[0] == '#' && ident[1] == '!') {
+    ssize_t got = pread(f.fd, ident, sizeof ident, 0);
+    if (got >= 2 && ident[0] == '#' && ident[1] == '!') {
         info.is_script = true;
         return info;
     }
-    if (std::memcmp(ident, ELFMAG, SELFMAG) != 0) return info;
+    if (got != EI_NIDENT || std::memcmp(ident, ELFMAG, SELFMAG) != 0) return info;
     info.is_elf = true;
     if (ident[EI_CLASS] == ELFCLASS64)
         info.has_interpreter = has_pt_interp<Elf64_Ehdr, Elf64_Phdr>(f.fd);

@@ -6,14 +6,12 @@
 
 #include <fstream>
 
-#include "policy_options.hpp"
+#include "numakeep/nodelist.hpp"
 
 namespace numakeep::cli {
 
 bool parse_kernel_list(const std::string& text, Nodemask& out) {
-    // The kernel writes lists in the syntax numactl reads, without the
-    // prefixes: reuse the node-list parser with every node allowed.
-    NodeListResult r = parse_node_list(text, Nodemask::all());
+    ParseResult r = parse_kernel_nodelist(text);
     if (!r.ok) return false;
     out = r.nodes;
     return true;

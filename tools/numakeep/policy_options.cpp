@@ -5,120 +5,28 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 
 #include "cli_error.hpp"
+#include "numakeep/nodelist.hpp"
 
 namespace numakeep::cli {
-namespace {
-
-std::string quoted(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
-
-NodeListResult fail(std::string message) {
-    NodeListResult r;
-    r.error = std::move(message);
-    return r;
-}
-
-// One decimal node number (numactl's get_nr): absolute, or with `relative`
-// the position inside `allowed`. Returns -1 and sets `error` when bad.
-int parse_node_number(std::string_view token, bool relative, const Nodemask& allowed,
-                      std::string& error) {
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
-    if (token.empty() || ec != std::errc{} || end != token.data() + token.size()) {
-        if (ec == std::errc::result_out_of_range)
-            error = quoted(token) + " is beyond the largest node number " +
-                    std::to_string(kMaxNodes - 1);
-        else
-            error = quoted(token) + " is not a node number";
-        return -1;
-    }
-    if (relative) {
-        int node = allowed.nth(value);
-        if (node < 0) {
-            error = "relative node " + quoted(token) + " is beyond the " +
-                    std::to_string(allowed.count()) + " nodes allowed now (" + allowed.to_string() +
-                    ")";
-            return -1;
-        }
-        return node;
-    }
-    if (value >= kMaxNodes) {
-        error =
-            quoted(token) + " is beyond the largest node number " + std::to_string(kMaxNodes - 1);
-        return -1;
-    }
-    if (!allowed.test(value)) {
-        error = "node " + quoted(token) + " is not allowed now (allowed: " +
-                (allowed.empty() ? std::string("none") : allowed.to_string()) + ")";
-        return -1;
-    }
-    return static_cast<int>(value);
-}
-
-}  // namespace
-
 NodeListResult parse_node_list(std::string_view text, const Nodemask& allowed) {
-    std::string_view s = text;
-    bool invert = false, relative = false;
-    if (!s.empty() && s.front() == '!') {
-        invert = true;
-        s.remove_prefix(1);
-    }
-    if (!s.empty() && s.front() == '+') {
-        relative = true;
-        s.remove_prefix(1);
-    }
-    Nodemask mask;
-    // An empty list is numactl's "no node" (numactl --interleave= runs with
-    // the default policy); the option decides what that means.
-    bool more = !s.empty() || invert || relative;
-    if (s.empty() && (invert || relative))
-        return fail("node list " + quoted(text) + " names no node");
-    while (more) {
-        std::size_t comma = s.find(',');
-        std::string_view item = s.substr(0, comma);
-        more = comma != std::string_view::npos;
-        s = more ? s.substr(comma + 1) : std::string_view{};
-        if (item.empty()) return fail("node list " + quoted(text) + " has an empty item");
-        if (item == "all") {
-            // numactl takes "all" only as the last item ("0,all" works,
-            // "all,0" does not).
-            if (more)
-                return fail("in node list " + quoted(text) + ": \"all\" must be the last item");
-            mask |= allowed;
-            break;
-        }
-        std::string error;
-        std::size_t dash = item.find('-');
-        if (dash == std::string_view::npos) {
-            int node = parse_node_number(item, relative, allowed, error);
-            if (node < 0) return fail("in node list " + quoted(text) + ": " + error);
-            mask.set(static_cast<unsigned>(node));
-            continue;
-        }
-        std::string_view lo_text = item.substr(0, dash), hi_text = item.substr(dash + 1);
-        if (lo_text.empty() || hi_text.empty())
-            return fail("in node list " + quoted(text) + ": " + quoted(item) +
-                        " is not a range (write A-B)");
-        int lo = parse_node_number(lo_text, relative, allowed, error);
-        int hi = lo < 0 ? -1 : parse_node_number(hi_text, relative, allowed, error);
-        if (lo < 0 || hi < 0) return fail("in node list " + quoted(text) + ": " + error);
-        if (lo > hi)
-            return fail("in node list " + quoted(text) + ": range " + quoted(item) +
-                        " goes backwards");
-        // Like numactl, a range takes only the allowed nodes between its ends.
-        mask |= Nodemask::range(static_cast<unsigned>(lo), static_cast<unsigned>(hi)) & allowed;
-    }
+    // numactl's own grammar, strtoul quirks included, lives in the core
+    // (include/numakeep/nodelist.hpp) so the CLI accepts what numactl accepts.
+    ParseResult parsed = parse_nodelist(text, allowed);
     NodeListResult r;
-    r.ok = true;
-    // "All nodes except": inverted inside the nodes allowed now, so the
-    // request never names a node the cpuset refuses.
-    r.nodes = invert ? allowed - mask : mask;
+    r.ok = parsed.ok;
+    r.nodes = parsed.nodes;
+    if (!parsed.ok) {
+        r.error = "bad node list \"" + std::string(text) + "\": \"" +
+                  std::string(parsed.error.token) + "\" (at offset " +
+                  std::to_string(parsed.error.offset) + "): " + parsed.error.message;
+        if (std::string_view(parsed.error.message).find("allowed") != std::string_view::npos)
+            r.error +=
+                " (allowed now: " + (allowed.empty() ? std::string("none") : allowed.to_string()) +
+                ")";
+    }
     return r;
 }
 

@@ -5,7 +5,8 @@
 //
 // Node lists follow numactl(8): "0-3,7", "all" (every node of the current
 // cpuset), "+0-1" (positions inside the current cpuset), "!1" (every allowed
-// node except 1). Anything else is an error that names the bad token.
+// node except 1), numbers read as numactl reads them (strtoul). Anything
+// else is an error that names the bad token.
 #pragma once
 
 #include <string>
@@ -24,7 +25,8 @@ struct NodeListResult {
 };
 
 // Parses a numactl node list against the nodes the caller may use now
-// (Mems_allowed). Pure: the caller passes `allowed`.
+// (Mems_allowed), with the core's parse_nodelist (numakeep/nodelist.hpp),
+// and words its error for a person: the list, the bad token, the reason.
 NodeListResult parse_node_list(std::string_view text, const Nodemask& allowed);
 
 // The task policy `numakeep run` sets before exec.
