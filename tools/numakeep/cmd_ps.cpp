@@ -52,17 +52,19 @@ int cmd_ps(int argc, char** argv) {
              {"COMMAND", false, true, 6},
              {"CGROUP", false, true, 6},
              {"MEMS", false, true, 4},
-             {"GEN", true},
+             {"STATE"},
              {"RANGES", true},
              {"THREADS", true},
              {"LAST REBIND", false, true, 6}});
     std::int64_t now = now_unix_ms();
     for (const auto& p : procs) {
-        std::string gen = std::to_string(p.generation_applied) + "/" +
-                          std::to_string(p.generation_current) + (p.rebind_pending ? "*" : "");
+        // Generations are opaque counters: say where the process stands.
+        std::string state = p.rebind_pending                               ? "pending"
+                            : p.generation_applied == p.generation_current ? "current"
+                                                                           : "behind";
         t.add_row({std::to_string(p.pid), field_text(p.comm), field_text(p.cgroup),
-                   nodes_text(p.mems_now), gen, std::to_string(p.ranges), std::to_string(p.threads),
-                   last_rebind_text(p, now)});
+                   nodes_text(p.mems_now), state, std::to_string(p.ranges),
+                   std::to_string(p.threads), last_rebind_text(p, now)});
     }
     if (t.empty()) {
         std::puts("no process is under numakeep (start one with `numakeep run -- COMMAND`)");
