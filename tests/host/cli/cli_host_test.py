@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 """Host tests of the numakeep CLI, one case per invocation:
 
-  cli_host_test.py NUMAKEEP FAKE_DAEMON EMPTY_PRELOAD CASE
+  cli_host_test.py NUMAKEEP FAKE_DAEMON EMPTY_PRELOAD CASE [NUMAKEEPD LIBNUMAKEEP]
 
-CASE is one of: numactl-parity, json-schema, errors, tables, run.
+CASE is one of: numactl-parity, json-schema, errors, tables, run, real-daemon
+(the last runs the real numakeepd on a private socket, with cgroup_root
+pointing at an empty directory, and real programs under libnumakeep.so).
 Prints what it checks; exits 0 on success, 1 on the first failure list.
 """
 import fcntl
@@ -22,6 +24,7 @@ import termios
 import time
 
 NUMAKEEP, FAKE, EMPTY_PRELOAD, CASE = sys.argv[1:5]
+NUMAKEEPD, LIBNUMAKEEP = (sys.argv[5:7] + [None, None])[:2]
 failures = []
 
 
@@ -376,8 +379,81 @@ def case_run():
     check(r.returncode == 0, "options after COMMAND are COMMAND's (no -- needed)")
 
 
+# --- the real daemon --------------------------------------------------------
+
+def case_real_daemon():
+    tmp = tempfile.mkdtemp(prefix="numakeep-cli-real-")
+    os.chmod(tmp, 0o755)
+    os.mkdir(os.path.join(tmp, "cg"))
+    conf = os.path.join(tmp, "numakeepd.conf")
+    with open(conf, "w") as f:
+        f.write(f"cgroup_root = {tmp}/cg\n")
+    sock = os.path.join(tmp, "numakeepd.sock")
+    daemon = subprocess.Popen([NUMAKEEPD, "--config", conf, "--socket", sock, "--foreground"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = []
+    try:
+        for _ in range(500):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
+        env = {"NUMAKEEP_SOCKET": sock, "NUMAKEEP_PRELOAD": LIBNUMAKEEP}
+        st = load(numakeep("status", "--json", env=env), "status --json (real daemon)")
+        check(st.get("daemon", {}).get("socket") == sock, "real daemon reports its socket")
+        e = dict(os.environ, **env)
+        for _ in range(3):
+            workers.append(subprocess.Popen([NUMAKEEP, "run", "--interleave=all", "--", "sleep", "30"],
+                                            env=e))
+        pids = sorted(w.pid for w in workers)
+        listed = []
+        for _ in range(200):
+            ps = json.loads(numakeep("ps", "--json", env=env).stdout or "{}")
+            listed = sorted(p["pid"] for p in ps.get("processes", []))
+            if set(pids) <= set(listed):
+                break
+            time.sleep(0.05)
+        check(set(pids) <= set(listed), f"ps lists the processes started by run ({pids} in {listed})")
+        show = load(numakeep("show", str(pids[0]), "--json", env=env), "show PID --json (real daemon)")
+        threads = show.get("threads", [])
+        check(len(threads) == 1 and threads[0]["tid"] == pids[0] and threads[0]["mode"] == "interleave"
+              and threads[0]["requested"] == [0] and threads[0]["kernel"] is not None
+              and threads[0]["kernel"]["nodes"] == [0] and not threads[0]["differs"],
+              f"show: run's interleave=all is the main thread's request, kernel agrees ({threads})")
+        r = numakeep("show", str(pids[0]), env=env)
+        check(r.returncode == 0 and "interleave" in r.stdout, "show PID table (real daemon)")
+        expect(numakeep("show", str(os.getpid()), env=env), 3, "is not under numakeep",
+               what="real daemon: pid not under numakeep")
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        expect(numakeep("show", str(dead.pid), env=env), 3, "no such process",
+               what="real daemon: no such pid")
+        if os.geteuid() == 0 and shutil.which("setpriv"):
+            cli = os.path.join(tmp, "numakeep")
+            shutil.copy(NUMAKEEP, cli)
+            os.chmod(cli, 0o755)
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", cli,
+                                "show", str(pids[0])], env=dict(os.environ, **env),
+                               capture_output=True, text=True, timeout=30)
+            expect(r, 4, "permission denied", "another user", what="real daemon: another user's process")
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", cli,
+                                "ps", "--json"], env=dict(os.environ, **env),
+                               capture_output=True, text=True, timeout=30)
+            check(r.returncode == 0 and json.loads(r.stdout)["processes"] == [],
+                  "real daemon: another user sees none of root's processes")
+        else:
+            print("not root or no setpriv: permission case not checked")
+    finally:
+        for w in workers:
+            w.kill()
+            w.wait()
+        daemon.terminate()
+        daemon.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 CASES = {"numactl-parity": case_numactl_parity, "json-schema": case_json_schema,
-         "errors": case_errors, "tables": case_tables, "run": case_run}
+         "errors": case_errors, "tables": case_tables, "run": case_run,
+         "real-daemon": case_real_daemon}
 CASES[CASE]()
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)
