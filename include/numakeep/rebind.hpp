@@ -144,6 +144,28 @@ constexpr Rebound rebind_nodes_kernel(const Request& req, const Rebound& current
     return out;
 }
 
+// Where memory goes under the rule: the nodes the kernel's policy holds
+// once rule(request, M0, M_now) is in force, flagged requests included (a
+// Rebound gives those verbatim; this gives the nodes the kernel computes
+// from them: U∩M or M for STATIC, relative(U, M) for RELATIVE, the first
+// node for PREFERRED). For display and checks (`numakeep show`, records
+// dumps, guest tests). Semantics::Kernel needs history: this gives the
+// kernel's rule as if the mems had gone straight from M0 to M_now.
+constexpr Nodemask effective_nodes(const Request& req, const Nodemask& m0, const Nodemask& m_now,
+                                   Semantics s) {
+    if (has_no_nodes(req)) return {};
+    Request plain = req;
+    plain.flags = static_cast<std::uint16_t>(req.flags & ~kOwnMappingFlags);
+    if (req.flags & kFlagStaticNodes)
+        return rebind_nodes(plain, m0, m_now, Semantics::Static).nodes;
+    if (req.flags & kFlagRelativeNodes)
+        return rebind_nodes(plain, m0, m_now, Semantics::Relative).nodes;
+    if (s != Semantics::Kernel) return rebind_nodes(req, m0, m_now, s).nodes;
+    Nodemask at_request = req.nodes & m0;
+    if (req.mode == Mode::Preferred) at_request = rebind_detail::single(at_request.first());
+    return rebind_nodes_kernel(req, Rebound{at_request, req.home_node, req.flags}, m0, m_now).nodes;
+}
+
 // --- Zero window (DESIGN.md): let the kernel keep the intent --------------
 
 // Whether the kernel can keep `intent` for this request by itself, at the

@@ -289,3 +289,29 @@ TEST_CASE("the rule is constexpr") {
         rebind_nodes(r, Nodemask::range(0, 3), Nodemask::range(0, 3), Semantics::Intent).nodes ==
         Nodemask::range(0, 3));
 }
+
+TEST_CASE("effective_nodes: where memory goes, flagged requests included") {
+    const Nodemask m0 = L("1-4"), m1 = L("2,5,700");
+    // Unflagged: the rule's nodes.
+    for (Semantics s : {Semantics::Intent, Semantics::Static, Semantics::Relative})
+        CHECK(effective_nodes(req(Mode::Bind, "2-3"), m0, m1, s) ==
+              rebind_nodes(req(Mode::Bind, "2-3"), m0, m1, s).nodes);
+    // Flagged: what the kernel computes from the verbatim request, whatever s.
+    for (Semantics s : kAllSemantics) {
+        CHECK(S(effective_nodes(req(Mode::Bind, "2-3", -1, kFlagStaticNodes), m0, m1, s)) == "2");
+        CHECK(S(effective_nodes(req(Mode::Bind, "4", -1, kFlagStaticNodes), m0, m1, s)) ==
+              "2,5,700");  // nothing left: the kernel's rebind falls back to the mems
+        CHECK(S(effective_nodes(req(Mode::Bind, "2-3", -1, kFlagRelativeNodes), m0, m1, s)) ==
+              "2,700");
+        CHECK(S(effective_nodes(req(Mode::Preferred, "2", -1, kFlagRelativeNodes), m0, m1, s)) ==
+              "700");
+        CHECK(effective_nodes(req(Mode::Local, ""), m0, m1, s).empty());
+    }
+    // Kernel semantics, straight from M0: positional remap of what it held.
+    CHECK(S(effective_nodes(req(Mode::Bind, "0-3"), L("0-3"), L("0-1"), Semantics::Kernel)) ==
+          "0-1");
+    CHECK(S(effective_nodes(req(Mode::Preferred, "3"), L("0-3"), L("0-1"), Semantics::Kernel)) ==
+          "3");
+    CHECK(S(effective_nodes(req(Mode::Interleave, "0-7"), L("0-3"), L("2-3"), Semantics::Kernel)) ==
+          "2-3");
+}
