@@ -266,6 +266,10 @@ class RangeStore {
 
     // Heap bytes the store holds (nodes, free ones included, and requests).
     std::size_t heap_bytes() const { return tree_.heap_bytes() + requests_.heap_bytes(); }
+    // The part of it in use (free nodes left out).
+    std::size_t heap_bytes_in_use() const {
+        return tree_.nodes_used() * Tree::kNodeBytes + requests_.heap_bytes();
+    }
 
     // Checks the invariants (tree shape, ranges disjoint and merged,
     // reference counts); for tests. The first violation, or nullptr.
