@@ -211,3 +211,26 @@ TEST_CASE("zero window: who qualifies") {
                            Semantics::Intent, true)
               .flags == 0);
 }
+
+TEST_CASE("intent's first step is the kernel's, except where the whole cpuset grows") {
+    // DESIGN.md: "first step equals the kernel's for interleave and bind".
+    // It does whenever the request is a part of M0 or the mems do not grow;
+    // a request for the whole cpuset grows with it under intent only.
+    std::mt19937_64 rng(0x6669727374);
+    int differed = 0;
+    for (int i = 0; i < kSequences; ++i) {
+        const Nodemask m0 = random_mems(rng), m1 = random_mems(rng);
+        const Request req = random_request(rng, m0, true);
+        const Rebound kernel =
+            rebind_nodes_kernel(req, Rebound{req.nodes & m0, req.home_node, req.flags}, m0, m1);
+        const Rebound intent = rebind_nodes(req, m0, m1, Semantics::Intent);
+        if (!m0.subset_of(req.nodes) || m1.count() <= m0.count()) {
+            REQUIRE(intent.nodes == kernel.nodes);
+        } else if (intent.nodes != kernel.nodes) {
+            ++differed;
+            REQUIRE(kernel.nodes.subset_of(intent.nodes));  // the kernel keeps |M0| of them
+            REQUIRE(intent.nodes == m1);
+        }
+    }
+    CHECK(differed > 0);
+}
