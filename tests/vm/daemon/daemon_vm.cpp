@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: MIT
+// nk-daemon-vm CASE: the daemon's guest cases. It starts a private
+// numakeepd, creates cgroups, starts nk-test-agent processes inside them,
+// writes cpuset.mems / cgroup.procs, waits until the daemon reports every
+// process at the new generation (QueryList), and then asks each process to
+// read its policies back from the kernel and compare them with
+// rule(request, M0, Mems_allowed now).
+//
+// Cases: rebind-intent, ancestor-change, move-between-cgroups,
+// stopped-process, daemon-restart.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "guest.hpp"
+#include "numakeep/protocol.hpp"
+#include "wire_client.hpp"
+
+using namespace numakeep;
+using namespace numakeep::guest;
+using numakeep::testing::WireClient;
+
+namespace {
+
+const char* kSocket = "/run/numakeep/test.sock";
+const char* kConfig = "/tmp/numakeepd-test.conf";
+const char* kLog = "/tmp/numakeepd-test.log";
+
+Report g_report;
+
+class Daemon {
+  public:
+    void start() {
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            int fd = ::open(kLog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+            ::dup2(fd, 2);
+            ::execlp("numakeepd", "numakeepd", "--socket", kSocket, "--config", kConfig,
+                     "--foreground", static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        bool up = wait_until([] { return ::access(kSocket, F_OK) == 0; },
+                             std::chrono::milliseconds(5000));
+        if (!up) die("numakeepd did not create its socket", ETIMEDOUT);
+    }
+    void kill(int sig) {
+        ::kill(pid_, sig);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
+    ~Daemon() {
+        if (pid_ > 0) kill(SIGTERM);
+    }
+
+  private:
+    pid_t pid_ = -1;
+};
+
+// One nk-test-agent with a pipe each way.
+class Agent {
+  public:
+    explicit Agent(const std::string& semantics = "", unsigned extra_ranges = 0) {
+        int to[2], from[2];
+        if (::pipe(to) != 0 || ::pipe(from) != 0) die("pipe");
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::dup2(to[0], 0);
+            ::dup2(from[1], 1);
+            ::close(to[1]);
+            ::close(from[0]);
+            std::string extra = std::to_string(extra_ranges);
+            if (semantics.empty())
+                ::execlp("nk-test-agent", "nk-test-agent", kSocket, "--ranges", extra.c_str(),
+                         static_cast<char*>(nullptr));
+            else
+                ::execlp("nk-test-agent", "nk-test-agent", kSocket, "--semantics",
+                         semantics.c_str(), "--ranges", extra.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ::close(to[0]);
+        ::close(from[1]);
+        to_ = to[1];
+        from_ = ::fdopen(from[0], "r");
+        if (line() != "ready") die("nk-test-agent did not start", EIO);
+    }
+    ~Agent() {
+        ::kill(pid_, SIGCONT);
+        ask("quit");
+        ::close(to_);
+        std::fclose(from_);
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    pid_t pid() const { return pid_; }
+    std::string ask(const std::string& cmd) {
+        std::string c = cmd + "\n";
+        if (::write(to_, c.data(), c.size()) != static_cast<ssize_t>(c.size())) return "";
+        return cmd == "quit" ? "" : line();
+    }
+    std::string line() {
+        char buf[4096];
+        if (!std::fgets(buf, sizeof buf, from_)) return "";
+        std::string s(buf);
+        if (!s.empty() && s.back() == '\n') s.pop_back();
+        return s;
+    }
+
+  private:
+    pid_t pid_ = -1;
+    int to_ = -1;
+    FILE* from_ = nullptr;
+};
+
+std::map<int, proto::ProcEntry> list_processes() {
+    std::map<int, proto::ProcEntry> out;
+    WireClient cli(kSocket);
+    if (!cli.connected() || !cli.send(proto::MsgType::QueryList, proto::Empty{})) return out;
+    for (;;) {
+        auto f = cli.recv(2000);
+        if (!f || f->type() != proto::MsgType::ProcEntry) return out;
+        auto e = f->as<proto::ProcEntry>();
+        out[e.pid] = e;
+    }
+}
+
+using Generations = std::map<int, std::uint64_t>;
+
+Generations generations(const std::vector<Agent*>& agents) {
+    Generations g;
+    auto procs = list_processes();
+    for (auto* a : agents)
+        g[a->pid()] = procs.count(a->pid()) ? procs[a->pid()].generation_current : 0;
+    return g;
+}
+
+// Every agent listed, past its generation in `before`, and not pending.
+bool converged(const std::vector<Agent*>& agents, const Generations& before) {
+    auto procs = list_processes();
+    for (auto* a : agents) {
+        auto it = procs.find(a->pid());
+        if (it == procs.end()) return false;
+        const auto& e = it->second;
+        auto b = before.find(a->pid());
+        if (b != before.end() && e.generation_current <= b->second) return false;
+        if (e.rebind_pending || e.generation_applied != e.generation_current) return false;
+    }
+    return true;
+}
+
+bool check_all(const std::vector<Agent*>& agents, const std::string& step) {
+    bool all = true;
+    for (auto* a : agents) {
+        std::string answer = a->ask("check");
+        bool ok = answer.rfind("ok", 0) == 0;
+        g_report.check(ok, "%s: pid %d %s", step.c_str(), a->pid(), answer.c_str());
+        all = all && ok;
+    }
+    return all;
+}
+
+// Writes mems, waits for convergence, checks every agent.
+void step(const Cgroup& cg, const Nodemask& mems, const std::vector<Agent*>& agents,
+          const std::string& label) {
+    Generations before = generations(agents);
+    cg.set_mems(mems);
+    bool ok =
+        wait_until([&] { return converged(agents, before); }, std::chrono::milliseconds(8000));
+    g_report.check(ok, "%s: every process reported generation > before within 8 s", label.c_str());
+    check_all(agents, label);
+}
+
+void write_config(const std::string& text) {
+    if (FILE* f = std::fopen(kConfig, "w")) {
+        std::fputs(text.c_str(), f);
+        std::fclose(f);
+    }
+}
+
+const std::vector<Nodemask> kSequence = {Nodemask::range(0, 1), Nodemask::range(0, 3),
+                                         Nodemask::range(2, 3), Nodemask::range(0, 3),
+                                         Nodemask{1},           Nodemask::range(0, 3)};
+
+// --- cases -------------------------------------------------------------------
+
+int rebind_intent() {
+    Daemon d;
+    d.start();
+    // The DESIGN.md table for intent, in the order the agent prints.
+    const char* intent_table[] = {
+        "interleave interleave 0-1, bind bind 0-1, preferred preferred 1, preferred_many "
+        "preferred_many 0-1",
+        "interleave interleave 0-3, bind bind 0-3, preferred preferred 3, preferred_many "
+        "preferred_many 2-3",
+        "interleave interleave 2-3, bind bind 2-3, preferred preferred 3, preferred_many "
+        "preferred_many 2-3",
+        "interleave interleave 0-3, bind bind 0-3, preferred preferred 3, preferred_many "
+        "preferred_many 2-3",
+        "interleave interleave 1, bind bind 1, preferred preferred 1, preferred_many "
+        "preferred_many 1",
+        "interleave interleave 0-3, bind bind 0-3, preferred preferred 3, preferred_many "
+        "preferred_many 2-3",
+    };
+    // Each semantics in its own cgroup, the agent started inside it.
+    for (const char* sem : {"intent", "static", "relative"}) {
+        Cgroup cg(std::string("nk-sem-") + sem, Nodemask::range(0, 3));
+        if (int err = move_pid(cg.path()); err) die("move driver", err);
+        auto agent = std::make_unique<Agent>(sem);
+        if (int err = move_pid(kCgroupRoot); err) die("move driver back", err);
+        std::vector<Agent*> agents{agent.get()};
+        for (std::size_t i = 0; i < kSequence.size(); ++i) {
+            std::string label = std::string(sem) + " mems " + kSequence[i].to_string();
+            step(cg, kSequence[i], agents, label);
+            if (std::string(sem) == "intent") {
+                std::string answer = agent->ask("check");
+                g_report.check(answer.find(intent_table[i]) != std::string::npos,
+                               "%s matches DESIGN.md's intent table", label.c_str());
+            }
+        }
+        agent.reset();
+    }
+    return g_report.finish();
+}
+
+int ancestor_change() {
+    Daemon d;
+    d.start();
+    Cgroup a("nk-anc", Nodemask::range(0, 3));
+    enable_cpuset(a.path());
+    Cgroup b("b", Nodemask::range(0, 3), a.path());
+    enable_cpuset(b.path());
+    // c has no cpuset.mems of its own: it follows its ancestors.
+    std::string c = b.path() + "/c";
+    if (::mkdir(c.c_str(), 0755) != 0 && errno != EEXIST) die("mkdir c");
+    if (int err = move_pid(c); err) die("move driver into c", err);
+    auto agent = std::make_unique<Agent>();
+    if (int err = move_pid(kCgroupRoot); err) die("move driver back", err);
+    std::vector<Agent*> agents{agent.get()};
+    // Only the grandparent is written: b's own 0-3 leaves it to a.
+    for (const auto& m : kSequence) step(a, m, agents, "grandparent mems " + m.to_string());
+    agent.reset();
+    ::rmdir(c.c_str());
+    return g_report.finish();
+}
+
+int move_between_cgroups() {
+    Daemon d;
+    d.start();
+    Cgroup low("nk-move-low", Nodemask::range(0, 1));
+    Cgroup high("nk-move-high", Nodemask::range(2, 3));
+    Cgroup all("nk-move-all", Nodemask::range(0, 3));
+    if (int err = move_pid(all.path()); err) die("move driver", err);
+    auto agent = std::make_unique<Agent>();
+    if (int err = move_pid(kCgroupRoot); err) die("move driver back", err);
+    std::vector<Agent*> agents{agent.get()};
+    for (const Cgroup* to : {&low, &high, &all, &high, &low, &all}) {
+        Generations before = generations(agents);
+        to->add(agent->pid());
+        bool ok =
+            wait_until([&] { return converged(agents, before); }, std::chrono::milliseconds(8000));
+        g_report.check(ok, "moved to %s: rebound", to->path().c_str());
+        check_all(agents, "in " + to->path());
+    }
+    agent.reset();
+    return g_report.finish();
+}
+
+int stopped_process() {
+    write_config("rebind_timeout_ms = 300\n");
+    Daemon d;
+    d.start();
+    Cgroup cg("nk-stop", Nodemask::range(0, 3));
+    if (int err = move_pid(cg.path()); err) die("move driver", err);
+    std::vector<std::unique_ptr<Agent>> owned;
+    for (int i = 0; i < 4; ++i) owned.push_back(std::make_unique<Agent>());
+    if (int err = move_pid(kCgroupRoot); err) die("move driver back", err);
+    std::vector<Agent*> all, running;
+    for (auto& a : owned) all.push_back(a.get());
+    running.assign(all.begin() + 1, all.end());
+    Agent* stopped = all.front();
+    ::kill(stopped->pid(), SIGSTOP);
+    Generations before = generations(all);
+    auto t0 = std::chrono::steady_clock::now();
+    cg.set_mems(Nodemask::range(0, 1));
+    bool ok =
+        wait_until([&] { return converged(running, before); }, std::chrono::milliseconds(5000));
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    g_report.check(ok, "the %zu running processes converged in %lld ms with one stopped",
+                   running.size(), static_cast<long long>(ms));
+    auto procs = list_processes();
+    g_report.check(procs[stopped->pid()].rebind_pending == 1, "the stopped process is pending");
+    // A second write while it is still stopped.
+    before = generations(all);
+    cg.set_mems(Nodemask::range(2, 3));
+    ok = wait_until([&] { return converged(running, before); }, std::chrono::milliseconds(5000));
+    g_report.check(ok, "running processes converge on a second write too");
+    check_all(running, "while one is stopped");
+    ::kill(stopped->pid(), SIGCONT);
+    ok = wait_until([&] { return converged(all, {}); }, std::chrono::milliseconds(5000));
+    g_report.check(ok, "after SIGCONT the stopped process converges");
+    check_all(all, "after SIGCONT");
+    return g_report.finish();
+}
+
+int daemon_restart() {
+    Daemon d;
+    d.start();
+    Cgroup cg("nk-restart", Nodemask::range(0, 3));
+    if (int err = move_pid(cg.path()); err) die("move driver", err);
+    std::vector<std::unique_ptr<Agent>> owned;
+    for (int i = 0; i < 3; ++i) owned.push_back(std::make_unique<Agent>("", 200));
+    if (int err = move_pid(kCgroupRoot); err) die("move driver back", err);
+    std::vector<Agent*> all;
+    for (auto& a : owned) all.push_back(a.get());
+    step(cg, Nodemask::range(0, 1), all, "before the restart");
+    // Write and kill the daemon at once: mid-rebind.
+    cg.set_mems(Nodemask::range(2, 3));
+    d.kill(SIGKILL);
+    std::printf("numakeepd killed with SIGKILL right after the write\n");
+    cg.set_mems(Nodemask{1});  // a change nobody watches
+    d.start();
+    bool ok = wait_until([&] { return converged(all, {}); }, std::chrono::milliseconds(8000));
+    g_report.check(ok, "after the restart every process re-registered and converged");
+    check_all(all, "after the restart");
+    step(cg, Nodemask::range(0, 3), all, "a write to the restarted daemon");
+    return g_report.finish();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    ::signal(SIGPIPE, SIG_IGN);
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: nk-daemon-vm CASE\n");
+        return 2;
+    }
+    std::string c = argv[1];
+    int rc;
+    if (c == "rebind-intent")
+        rc = rebind_intent();
+    else if (c == "ancestor-change")
+        rc = ancestor_change();
+    else if (c == "move-between-cgroups")
+        rc = move_between_cgroups();
+    else if (c == "stopped-process")
+        rc = stopped_process();
+    else if (c == "daemon-restart")
+        rc = daemon_restart();
+    else {
+        std::fprintf(stderr, "unknown case %s\n", c.c_str());
+        return 2;
+    }
+    if (rc != 0) {
+        std::printf("--- numakeepd log ---\n");
+        if (auto log = read_file(kLog)) std::fputs(log->c_str(), stdout);
+    }
+    return rc;
+}
