@@ -3,6 +3,8 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -112,7 +114,12 @@ int Numakeepd::run() {
     std::vector<int> passed = activation_sockets();
     if (!passed.empty()) {
         server_.adopt(passed.front());
-        spdlog::info("listening on the socket systemd passed");
+        sockaddr_un addr{};
+        socklen_t len = sizeof addr;
+        if (::getsockname(passed.front(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+            addr.sun_path[0] != '\0')
+            socket_path_ = addr.sun_path;
+        spdlog::info("listening on {}, passed by systemd", socket_path_);
     } else {
         server_.listen_path(socket_path_, 0666);
         spdlog::info("listening on {}", socket_path_);

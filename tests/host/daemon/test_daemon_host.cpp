@@ -384,3 +384,39 @@ TEST_CASE("SIGHUP with a bad file keeps the running configuration") {
     REQUIRE(st);
     CHECK(st->as<StatusReply>().reconcile_ms == 750);
 }
+
+TEST_CASE("socket activation: the daemon serves the socket it is passed") {
+    const char* activate = "/usr/bin/systemd-socket-activate";
+    if (::access(activate, X_OK) != 0) {
+        MESSAGE("systemd-socket-activate not installed: skipped");
+        return;
+    }
+    char tmpl[] = "/tmp/numakeepd-activate-XXXXXX";
+    std::string dir = ::mkdtemp(tmpl);
+    std::string sock = dir + "/activated.sock";
+    std::string conf = dir + "/numakeepd.conf";
+    std::ofstream(conf) << "cgroup_root = " << dir << "\n";
+    const char* bin = std::getenv("NUMAKEEPD");
+    REQUIRE(bin);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        int fd = ::open("/dev/null", O_WRONLY);
+        ::dup2(fd, 2);
+        ::execl(activate, activate, "-l", sock.c_str(), bin, "--config", conf.c_str(),
+                static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    for (int i = 0; i < 300 && ::access(sock.c_str(), F_OK) != 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    WireClient cli(sock);
+    REQUIRE(cli.connected());
+    REQUIRE(cli.send(MsgType::QueryStatus, Empty{}, 3));
+    auto st = cli.recv(5000);
+    REQUIRE(st);
+    REQUIRE(st->type() == MsgType::StatusReply);
+    CHECK(std::string(st->as<StatusReply>().socket_path) == sock);
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+    std::string cmd = "rm -rf " + dir;
+    CHECK(std::system(cmd.c_str()) == 0);
+}
