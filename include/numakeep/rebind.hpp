@@ -130,11 +130,10 @@ constexpr Rebound rebind_nodes(const Request& req, const Nodemask& m0, const Nod
 
 // The kernel's own lossy rule (mpol_rebind_nodemask / mpol_rebind_preferred,
 // 6.1 and mainline) applied once, from the mems `mprev` the kernel last saw
-// to `m1`: interleave, bind and weighted interleave remap the *current*
-// nodes positionally (an empty result becomes m1); preferred modes, DEFAULT
-// and LOCAL stay as they are; the home node is never touched. A request
-// with STATIC/RELATIVE flags reads back verbatim (the kernel keeps the nodes
-// as passed and computes from them).
+// (kernel_first_old_map() for the first rebind) to `m1`: interleave, bind and weighted interleave
+// remap the *current* nodes positionally (an empty result becomes m1); preferred modes, DEFAULT and
+// LOCAL stay as they are; the home node is never touched. A request with STATIC/RELATIVE flags
+// reads back verbatim (the kernel keeps the nodes as passed and computes from them).
 constexpr Rebound rebind_nodes_kernel(const Request& req, const Rebound& current,
                                       const Nodemask& mprev, const Nodemask& m1) {
     if (has_no_nodes(req) || has_own_mapping(req) || !kernel_remaps(req.mode)) return current;
@@ -142,6 +141,13 @@ constexpr Rebound rebind_nodes_kernel(const Request& req, const Rebound& current
     Rebound out = current;
     out.nodes = rebind_detail::or_all(remap(current.nodes, mprev, m1), m1);
     return out;
+}
+
+// What the kernel remaps from on the first rebind of a request made under
+// m0: m0, except for bind|MPOL_F_NUMA_BALANCING, whose pol->w holds the
+// user's mask until then (see KernelPolicy::w).
+constexpr Nodemask kernel_first_old_map(const Request& req, const Nodemask& m0) {
+    return (req.flags & kFlagNumaBalancing) && !has_own_mapping(req) ? req.nodes : m0;
 }
 
 // Where memory goes under the rule: the nodes the kernel's policy holds
@@ -163,7 +169,9 @@ constexpr Nodemask effective_nodes(const Request& req, const Nodemask& m0, const
     if (s != Semantics::Kernel) return rebind_nodes(req, m0, m_now, s).nodes;
     Nodemask at_request = req.nodes & m0;
     if (req.mode == Mode::Preferred) at_request = rebind_detail::single(at_request.first());
-    return rebind_nodes_kernel(req, Rebound{at_request, req.home_node, req.flags}, m0, m_now).nodes;
+    return rebind_nodes_kernel(req, Rebound{at_request, req.home_node, req.flags},
+                               kernel_first_old_map(req, m0), m_now)
+        .nodes;
 }
 
 // --- Zero window (DESIGN.md): let the kernel keep the intent --------------
@@ -215,10 +223,16 @@ struct KernelPolicy {
     Mode mode = Mode::Default;  // Default: no policy (pol == NULL)
     std::uint16_t flags = 0;
     Nodemask nodes;  // pol->nodes: where memory goes
-    // pol->w: a union in the kernel. user_nodemask for a policy with
-    // STATIC/RELATIVE flags, cpuset_mems_allowed otherwise; note that
-    // mpol_rebind_preferred() writes cpuset_mems_allowed whatever the
-    // flags, so a flagged preferred policy reads back the mems afterwards.
+    // pol->w: a union in the kernel. user_nodemask for a policy with any
+    // of MPOL_MODE_FLAGS (mpol_store_user_nodemask(): STATIC, RELATIVE and,
+    // since 5.12, NUMA_BALANCING too), cpuset_mems_allowed otherwise. Two
+    // consequences, both measured in the 6.1 guest:
+    //  - mpol_rebind_preferred() writes cpuset_mems_allowed whatever the
+    //    flags, so a flagged preferred policy reads back the mems afterwards;
+    //  - bind|NUMA_BALANCING goes down mpol_rebind_nodemask()'s plain path,
+    //    which remaps from w: from the user's mask on the first rebind (not
+    //    from the mems then), from the mems ever after, and get_mempolicy
+    //    reads back the user's mask, then the mems.
     Nodemask w;
     int home_node = -1;
     friend constexpr bool operator==(const KernelPolicy&, const KernelPolicy&) = default;
@@ -254,7 +268,7 @@ constexpr bool kernel_create(const Request& issued, const Nodemask& mems, Kernel
     if (mode == Mode::Local) return true;
     Nodemask computed =
         (f & kFlagRelativeNodes) ? relative_nodemask(issued.nodes, mems) : issued.nodes & mems;
-    pol.w = (f & kOwnMappingFlags) ? issued.nodes : mems;
+    pol.w = (f & kModeFlagsMask) ? issued.nodes : mems;
     if (computed.empty()) return false;
     pol.nodes = mode == Mode::Preferred ? rebind_detail::single(computed.first()) : computed;
     if (issued.home_node >= 0) {
@@ -268,8 +282,8 @@ constexpr bool kernel_create(const Request& issued, const Nodemask& mems, Kernel
 // mpol_rebind_policy(pol, mems): what a cpuset.mems write does to a policy.
 constexpr void kernel_rebind(KernelPolicy& pol, const Nodemask& mems) {
     if (pol.mode == Mode::Default || pol.mode == Mode::Local) return;
-    const bool own = (pol.flags & kOwnMappingFlags) != 0;
-    if (!own && pol.w == mems) return;
+    const bool stores_user_mask = (pol.flags & kModeFlagsMask) != 0;
+    if (!stores_user_mask && pol.w == mems) return;
     if (!kernel_remaps(pol.mode)) {  // mpol_rebind_preferred()
         pol.w = mems;
         return;
@@ -286,15 +300,21 @@ constexpr void kernel_rebind(KernelPolicy& pol, const Nodemask& mems) {
     pol.nodes = rebind_detail::or_all(tmp, mems);
 }
 
-// do_get_mempolicy(): the mode flags and nodes a caller reads back.
-constexpr Rebound kernel_readback(const KernelPolicy& pol) {
+// do_get_mempolicy(): the mode flags and nodes a caller reads back. The
+// kernel copies only BITS_TO_LONGS(nr_node_ids) words of the mask
+// (copy_nodes_to_user(), the rest zeroed), so an all-bits relative mask
+// reads back as 0-63 on a machine with up to 64 nodes: pass nr_node_ids to
+// see exactly that.
+constexpr Rebound kernel_readback(const KernelPolicy& pol, unsigned nr_node_ids = kMaxNodes) {
     Rebound r;
     r.flags = pol.flags;
     r.home_node = pol.home_node;  // not reported by get_mempolicy; kept for comparison
-    if (pol.flags & kOwnMappingFlags)
+    if (pol.flags & kModeFlagsMask)
         r.nodes = pol.w;
     else if (pol.mode != Mode::Default && pol.mode != Mode::Local)
         r.nodes = pol.nodes;
+    const unsigned words = (nr_node_ids + kWordBits - 1) / kWordBits;
+    for (unsigned i = words; i < kWords; ++i) r.nodes.words()[i] = 0;
     return r;
 }
 

@@ -281,6 +281,37 @@ TEST_CASE("the kernel model: flags, union quirk and refusals (mm/mempolicy.c)") 
     CHECK(S(kernel_readback(pol).nodes) == "6-7");
 }
 
+TEST_CASE("the kernel model: NUMA balancing stores the user's mask (measured in the 6.1 guest)") {
+    // mpol_store_user_nodemask() counts MPOL_F_NUMA_BALANCING: pol->w holds
+    // the user's mask, so the first rebind remaps from it, not from the mems.
+    KernelPolicy pol;
+    REQUIRE(kernel_create(req(Mode::Bind, "1,3", -1, kFlagNumaBalancing), L("0-3"), pol));
+    CHECK(S(kernel_readback(pol).nodes) == "1,3");
+    kernel_rebind(pol, L("0-1"));
+    CHECK(S(pol.nodes) == "0-1");                   // from the mems 0-3 it would have been 1
+    CHECK(S(kernel_readback(pol).nodes) == "0-1");  // and it reads back the mems
+    kernel_rebind(pol, L("0-3"));
+    CHECK(S(pol.nodes) == "0-1");
+    CHECK(S(kernel_readback(pol).nodes) == "0-3");
+    // rebind_nodes_kernel agrees when told where the kernel maps from.
+    const Request r = req(Mode::Bind, "1,3", -1, kFlagNumaBalancing);
+    CHECK(kernel_first_old_map(r, L("0-3")) == L("1,3"));
+    CHECK(kernel_first_old_map(req(Mode::Bind, "1,3"), L("0-3")) == L("0-3"));
+    Rebound cur = rebind_nodes_kernel(r, Rebound{L("1,3"), -1, r.flags}, L("1,3"), L("0-1"));
+    CHECK(S(cur.nodes) == "0-1");
+    CHECK(S(effective_nodes(r, L("0-3"), L("0-1"), Semantics::Kernel)) == "0-1");
+}
+
+TEST_CASE("the kernel model: get_mempolicy copies only nr_node_ids worth of words") {
+    KernelPolicy pol;
+    REQUIRE(kernel_create(Request{Mode::Interleave, kFlagRelativeNodes, Nodemask::all(), -1},
+                          L("0-3"), pol));
+    CHECK(S(pol.nodes) == "0-3");
+    CHECK(kernel_readback(pol).nodes == Nodemask::all());
+    CHECK(S(kernel_readback(pol, 4).nodes) == "0-63");  // as the 4-node guest reports it
+    CHECK(S(kernel_readback(pol, 65).nodes) == "0-127");
+}
+
 TEST_CASE("the rule is constexpr") {
     constexpr Request r{Mode::Interleave, 0, Nodemask{0, 1, 2, 3}, -1};
     static_assert(rebind_nodes(r, Nodemask::range(0, 3), Nodemask{1}, Semantics::Intent).nodes ==
