@@ -26,7 +26,10 @@
 //   read: "0-3,7", regions separated by commas or whitespace, an optional
 //   "a-b:used/group" stride ("0-1023:2/256" is 0,1,256,257,...), "N" for the
 //   last node, "all"; a newline ends the list (the rest is ignored, as in
-//   the kernel). No "+", no "!".
+//   the kernel). No "+", no "!". Checked in the 6.1 guest by writing
+//   cpuset.cpus (the same parser over nr_cpu_ids bits): "all", "N", "1-N",
+//   "ALL:1/2", "1,,3", " 1 2" and "0-3:1/2N" (0,2,3) are taken, "3-1",
+//   "+1" and "0x1" refused.
 //
 // Both are pure and allocation-free: errors point into the caller's text.
 // Formatting is Nodemask::format_into() / to_string() ("0-3,7", the form
