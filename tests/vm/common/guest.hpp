@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Helpers for test programs that run in the 4-node guest (tools/vm).
 //
-// Header-only and independent of libnumakeep.so: policies are read with the
-// raw get_mempolicy/move_pages syscalls (syscall(2)), never through libnuma,
-// so what a test prints is what the kernel holds. Programs that must be seen
+// Header-only and independent of libnumakeep.so: policies are read with
+// get_mempolicy/move_pages issued by an inline syscall instruction (never
+// libnuma, never libc's interposable syscall()), so what a test prints is
+// what the kernel holds, with or without the preload. Programs that must be seen
 // by the preload make their own mbind/set_mempolicy calls (libnuma's
 // <numaif.h> wrappers, which the preload interposes); sys_mbind() and
 // sys_set_mempolicy() here are for tests of the kernel alone.
@@ -245,19 +246,48 @@ struct PolicyReadback {
     friend bool operator==(const PolicyReadback&, const PolicyReadback&) = default;
 };
 
+// A system call issued by an inline `syscall` instruction, not through
+// libc's syscall(): libnumakeep.so interposes syscall() (and get_mempolicy),
+// and what a test reads back must be the kernel's own answer. Returns like
+// syscall(2): -1 with errno set on failure.
+inline long kernel_syscall(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0,
+                           long a6 = 0) {
+#if defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = a4;
+    register long r8 __asm__("r8") = a5;
+    register long r9 __asm__("r9") = a6;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    if (ret < 0 && ret > -4096) {
+        errno = static_cast<int>(-ret);
+        return -1;
+    }
+    return ret;
+#else
+    return ::syscall(nr, a1, a2, a3, a4, a5, a6);
+#endif
+}
+template <typename... A>
+long kernel_call(long nr, A... args) {
+    return kernel_syscall(nr, (long)args...);
+}
+
 inline long sys_get_mempolicy(int* mode, unsigned long* nodes, unsigned long maxnode,
                               const void* addr, unsigned long flags) {
-    return ::syscall(SYS_get_mempolicy, mode, nodes, maxnode, addr, flags);
+    return kernel_call(SYS_get_mempolicy, mode, nodes, maxnode, addr, flags);
 }
-// Raw mbind/set_mempolicy: not seen by an LD_PRELOAD that interposes only
-// libc/libnuma symbols. `mode` may carry kFlag* bits.
+// Raw mbind/set_mempolicy: never seen by libnumakeep.so (no libc or libnuma
+// symbol is involved). `mode` may carry kFlag* bits.
 inline long sys_mbind(void* addr, unsigned long len, int mode, const Nodemask& nodes,
                       unsigned flags = 0) {
-    return ::syscall(SYS_mbind, addr, len, mode, nodes.kernel_data(), Nodemask::kKernelMaxnode,
-                     flags);
+    return kernel_call(SYS_mbind, addr, len, mode, nodes.kernel_data(), Nodemask::kKernelMaxnode,
+                       flags);
 }
 inline long sys_set_mempolicy(int mode, const Nodemask& nodes) {
-    return ::syscall(SYS_set_mempolicy, mode, nodes.kernel_data(), Nodemask::kKernelMaxnode);
+    return kernel_call(SYS_set_mempolicy, mode, nodes.kernel_data(), Nodemask::kKernelMaxnode);
 }
 
 namespace detail {
@@ -335,7 +365,7 @@ inline std::optional<PageCounts> pages_per_node(const void* addr, std::size_t le
         std::size_t n = std::min(kBatch, count - done);
         for (std::size_t i = 0; i < n; ++i)
             pages[i] = reinterpret_cast<void*>(base + (done + i) * page);
-        if (::syscall(SYS_move_pages, 0, n, pages.data(), nullptr, status.data(), 0) != 0)
+        if (kernel_call(SYS_move_pages, 0, n, pages.data(), nullptr, status.data(), 0) != 0)
             return std::nullopt;
         for (std::size_t i = 0; i < n; ++i) {
             int st = status[i];
