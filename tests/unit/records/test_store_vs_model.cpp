@@ -13,7 +13,8 @@ namespace {
 // One random operation on both; checks the store's answer and returns the
 // span it touched (for the per-step check).
 struct Step {
-    std::uint64_t lo = 0, hi = 0;
+    std::uint64_t lo = 0, hi = 0;    // a span the operation touched
+    std::uint64_t lo2 = 0, hi2 = 0;  // and a second one (mremap's destination)
 };
 
 Step random_step(RangeStore& store, PageModel& model, RandomOps& ops,
@@ -69,12 +70,21 @@ Step random_step(RangeStore& store, PageModel& model, RandomOps& ops,
             REQUIRE(ok);
             model.move(os, ol, ns, nl, keep_old);
         }
-        st = {os < ns ? os : ns, (os + ol > ns + nl ? os + ol : ns + nl)};
+        st = {os, os + ol, ns, ns + nl};
     } else {  // lookups only
         std::uint64_t s = ops.page();
         st = {s, s + ops.len()};
     }
     return st;
+}
+
+// The pages a step touched, and one on either side, through lookup().
+std::string touched(const RangeStore& store, const PageModel& model,
+                    const std::vector<Recorded>& recs, const Step& st) {
+    std::string d = diff_span(store, model, recs, st.lo - kPage, st.hi + kPage);
+    if (d.empty() && st.hi2 > st.lo2)
+        d = diff_span(store, model, recs, st.lo2 - kPage, st.hi2 + kPage);
+    return d;
 }
 
 void run(std::uint64_t seed, std::uint64_t window, std::uint64_t max_len, std::size_t steps,
@@ -86,8 +96,7 @@ void run(std::uint64_t seed, std::uint64_t window, std::uint64_t max_len, std::s
     std::size_t differences = 0;
     for (std::size_t i = 0; i < steps; ++i) {
         Step st = random_step(store, model, ops, recs);
-        std::string d =
-            diff_span(store, model, recs, st.lo > kPage ? st.lo - kPage : st.lo, st.hi + kPage);
+        std::string d = touched(store, model, recs, st);
         if (d.empty() && (i % full_every == 0 || i + 1 == steps)) d = diff(store, model, recs);
         if (!d.empty()) {
             ++differences;
@@ -125,7 +134,7 @@ TEST_CASE("random operations over thousands of ranges (a tree three levels deep)
     RandomOps ops{std::mt19937_64(7), 0x10000000, 8000, 6};
     for (std::size_t i = 0; i < 60000; ++i) {
         Step st = random_step(store, model, ops, recs);
-        std::string d = diff_span(store, model, recs, st.lo - kPage, st.hi + kPage);
+        std::string d = touched(store, model, recs, st);
         if (d.empty() && i % 200 == 0) d = diff(store, model, recs);
         REQUIRE_MESSAGE(d.empty(), "step " << i << ": " << d);
     }
