@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -91,12 +92,11 @@ void DaemonClient::send(proto::MsgType type, const T& body) {
     }
 }
 
-void DaemonClient::receive(Frame& frame, int pid) {
-    auto read_exact = [&](void* buf, std::size_t len) {
-        auto* p = static_cast<unsigned char*>(buf);
-        std::size_t done = 0;
-        while (done < len) {
-            ssize_t n = ::recv(fd_, p + done, len - done, 0);
+void DaemonClient::read_exact(void* out, std::size_t len) {
+    auto* dst = static_cast<unsigned char*>(out);
+    while (len > 0) {
+        if (in_begin_ == in_end_) {
+            ssize_t n = ::recv(fd_, in_.data(), in_.size(), 0);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                 throw CliError(ExitCode::DaemonUnreachable,
@@ -108,9 +108,18 @@ void DaemonClient::receive(Frame& frame, int pid) {
                     ExitCode::DaemonUnreachable,
                     "cannot read from numakeepd at " + path_ + ": " + std::strerror(errno));
             if (n == 0) protocol_error("closed the connection before answering");
-            done += static_cast<std::size_t>(n);
+            in_begin_ = 0;
+            in_end_ = static_cast<std::size_t>(n);
         }
-    };
+        std::size_t take = std::min(len, in_end_ - in_begin_);
+        std::memcpy(dst, in_.data() + in_begin_, take);
+        in_begin_ += take;
+        dst += take;
+        len -= take;
+    }
+}
+
+void DaemonClient::receive(Frame& frame, int pid) {
     read_exact(&frame.header, sizeof frame.header);
     proto::HeaderCheck check = proto::check_header(frame.header);
     if (check != proto::HeaderCheck::Ok)

@@ -53,9 +53,16 @@ class DaemonClient {
     T decode_as(const Frame& frame);
     [[noreturn]] void protocol_error(const std::string& what) const;
 
+    // Copies `len` bytes out of the receive buffer, refilling it with as
+    // much as the socket holds: a list of 100 processes then costs a few
+    // reads, not two per frame.
+    void read_exact(void* out, std::size_t len);
+
     std::string path_;
     int fd_ = -1;
     std::uint32_t seq_ = 0;
+    std::vector<unsigned char> in_ = std::vector<unsigned char>(64 * 1024);
+    std::size_t in_begin_ = 0, in_end_ = 0;
 };
 
 }  // namespace numakeep::cli
