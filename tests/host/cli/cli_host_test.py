@@ -240,6 +240,17 @@ def case_errors():
                what="another user's process")
         expect(numakeep("show", "1", "--json", env=d.env()), 4, "permission denied",
                what="permission denied with --json")
+        if os.geteuid() == 0 and shutil.which("setpriv"):
+            # The socket's directory is private to root: connect() gets EACCES.
+            cli = os.path.join(tempfile.mkdtemp(prefix="numakeep-cli-bin-"), "numakeep")
+            shutil.copy(NUMAKEEP, cli)
+            os.chmod(os.path.dirname(cli), 0o755)
+            os.chmod(cli, 0o755)
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", cli, "ps"],
+                               env=dict(os.environ, **d.env()), capture_output=True, text=True, timeout=30)
+            expect(r, 4, "permission denied connecting to numakeepd", d.socket,
+                   what="socket refuses the caller")
+            shutil.rmtree(os.path.dirname(cli), ignore_errors=True)
     with FakeDaemon("error:ETIMEDOUT") as d:
         expect(numakeep("show", "1", env=d.env()), 5, "did not answer", what="agent silent")
     with FakeDaemon("garbage") as d:
