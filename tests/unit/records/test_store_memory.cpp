@@ -96,6 +96,7 @@ std::size_t bounded_op(RangeStore& s, PageModel& m, RandomOps& ops,
     if (os < ns + ol && ns < os + ol) return 0;
     std::size_t records = 0;
     s.for_each_in(os, os + ol, [&](const RangeStore::Range&) { ++records; });
+    REQUIRE(s.move_cost(os, ol, ol) == records + 3);
     if (records + 3 > budget) return 0;
     {
         CountNews c;
