@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: MIT
+#include "agent.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "numakeep/protocol.hpp"
+#include "raw_syscall.hpp"
+#include "real_calls.hpp"
+#include "rebind_executor.hpp"
+#include "record_dump.hpp"
+#include "record_keeper.hpp"
+#include "reentrancy_guard.hpp"
+#include "runtime.hpp"
+
+namespace numakeep::preload {
+namespace {
+
+constexpr int kIoTimeoutMs = 5000;
+constexpr int kIdleCheckMs = 10000;  // re-verify our descriptor now and then
+constexpr std::size_t kAgentStack = 256 * 1024;
+
+std::atomic<bool> g_started{false};
+std::atomic<bool> g_start_failed{false};
+
+// A descriptor of ours and the identity it had when we opened it.
+struct OwnedFd {
+    int fd = -1;
+    dev_t dev = 0;
+    ino_t ino = 0;
+
+    bool adopt(int raw_fd) {
+        fd = move_high(raw_fd);
+        struct stat st {};
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            forget();
+            return false;
+        }
+        dev = st.st_dev;
+        ino = st.st_ino;
+        return true;
+    }
+    // True while the number still names what we opened.
+    bool still_ours() const {
+        if (fd < 0) return false;
+        struct stat st {};
+        return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+    }
+    // Closes it when it is still ours; otherwise the program owns the
+    // number now and we only forget it.
+    void release() {
+        if (still_ours()) close(fd);
+        forget();
+    }
+    void forget() { fd = -1; }
+
+    // F_DUPFD_CLOEXEC to the top of the descriptor table, out of the way of
+    // programs that assume small numbers are theirs.
+    static int move_high(int raw_fd) {
+        if (raw_fd < 0) return -1;
+        rlimit rl{};
+        long top = 1024;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            static_cast<long>(rl.rlim_cur) < top)
+            top = static_cast<long>(rl.rlim_cur);
+        int base = static_cast<int>(top > 64 ? top - 32 : 3);
+        int high = fcntl(raw_fd, F_DUPFD_CLOEXEC, base);
+        if (high < 0) return raw_fd;  // table full up there: keep the low one
+        close(raw_fd);
+        return high;
+    }
+};
+
+OwnedFd g_conn;
+OwnedFd g_watch;
+std::uint32_t g_seq = 0;
+std::uint64_t g_start_time = 0;
+
+std::uint64_t read_start_time() {
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[1024];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    char* p = std::strrchr(buf, ')');
+    if (!p) return 0;
+    // Fields after the comm: state is field 3, starttime field 22.
+    int field = 2;
+    for (; *p && field < 22; ++p)
+        if (*p == ' ') ++field;
+    std::uint64_t v = 0;
+    while (*p >= '0' && *p <= '9') v = v * 10 + static_cast<std::uint64_t>(*p++ - '0');
+    return v;
+}
+
+void sleep_ms(int ms) {
+    timespec ts{ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+bool wait_fd(int fd, short events, int timeout_ms) {
+    pollfd p{fd, events, 0};
+    for (;;) {
+        int r = poll(&p, 1, timeout_ms);
+        if (r < 0 && errno == EINTR) continue;
+        return r > 0;
+    }
+}
+
+bool send_all(const void* buf, std::size_t len) {
+    if (!g_conn.still_ours()) {
+        report_failure(Failure::FdStolen,
+                       "the program took over the daemon connection's descriptor");
+        g_conn.forget();
+        return false;
+    }
+    auto* p = static_cast<const unsigned char*>(buf);
+    while (len) {
+        ssize_t n = send(g_conn.fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        p += n;
+        len -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+bool recv_all(void* buf, std::size_t len, int timeout_ms) {
+    auto* p = static_cast<unsigned char*>(buf);
+    while (len) {
+        if (!wait_fd(g_conn.fd, POLLIN, timeout_ms)) return false;
+        if (!g_conn.still_ours()) {
+            report_failure(Failure::FdStolen,
+                           "the program took over the daemon connection's descriptor");
+            g_conn.forget();
+            return false;
+        }
+        ssize_t n = recv(g_conn.fd, p, len, 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) return false;
+        p += n;
+        len -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+template <typename T>
+bool send_frame(proto::MsgType type, std::uint32_t seq, const T& body) {
+    unsigned char buf[sizeof(proto::FrameHeader) + sizeof(T)];
+    std::size_t n = proto::encode(type, seq, body, buf);
+    return send_all(buf, n);
+}
+
+// Reads one validated frame; false on EOF, timeout or a malformed peer.
+bool recv_frame(proto::FrameHeader& h, unsigned char* payload, int timeout_ms) {
+    if (!recv_all(&h, sizeof h, timeout_ms)) return false;
+    proto::HeaderCheck c = proto::check_header(h);
+    if (c != proto::HeaderCheck::Ok) {
+        report_failure(Failure::Protocol, proto::to_string(c));
+        return false;
+    }
+    return h.payload_size == 0 || recv_all(payload, h.payload_size, kIoTimeoutMs);
+}
+
+enum class ConnectResult { Connected, NoDaemon, Retry };
+
+// The peer must be the daemon's uid, and so must the socket file: a socket
+// planted by anyone else is never obeyed.
+bool peer_trusted(int fd) {
+    const std::uint32_t uid = config().daemon_uid;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != uid) return false;
+    struct stat st {};
+    return stat(config().socket_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == uid;
+}
+
+proto::Hello make_hello() {
+    proto::Hello hello;
+    hello.pid = static_cast<std::int32_t>(raw(SYS_getpid));
+    hello.start_time = g_start_time;
+    const Config& cfg = config();
+    if (cfg.semantics_from_env) hello.flags |= proto::kHelloSemanticsFromEnv;
+    if (cfg.kernel_assist) hello.flags |= proto::kHelloKernelAssist;
+    hello.semantics = static_cast<std::uint8_t>(cfg.semantics);
+    RecordLock lock;
+    RuntimeState& st = state();
+    hello.generation_applied = st.generation_applied;
+    hello.ranges = static_cast<std::uint32_t>(st.store->size());
+    hello.threads = thread_policy_count();
+    hello.mems = st.mems_applied_known ? st.mems_applied : current_mems();
+    return hello;
+}
+
+ConnectResult try_connect() {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return ConnectResult::Retry;
+    if (!g_conn.adopt(s)) return ConnectResult::Retry;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, config().socket_path, sizeof addr.sun_path - 1);
+    int r;
+    do {
+        r = connect(g_conn.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        int err = errno;
+        g_conn.release();
+        return err == ENOENT || err == ECONNREFUSED || err == ENOTDIR ? ConnectResult::NoDaemon
+                                                                      : ConnectResult::Retry;
+    }
+    if (!peer_trusted(g_conn.fd)) {
+        report_failure(Failure::PeerNotTrusted,
+                       "the socket's owner is not the daemon's uid; not obeying it");
+        g_conn.release();
+        return ConnectResult::NoDaemon;
+    }
+    if (!send_frame(proto::MsgType::Hello, ++g_seq, make_hello())) {
+        g_conn.release();
+        return ConnectResult::Retry;
+    }
+    proto::FrameHeader h;
+    alignas(8) unsigned char payload[proto::kMaxPayload];
+    proto::Welcome welcome;
+    if (!recv_frame(h, payload, kIoTimeoutMs) ||
+        h.type != static_cast<std::uint16_t>(proto::MsgType::Welcome) ||
+        !proto::decode(h, payload, welcome)) {
+        report_failure(Failure::Protocol, "the daemon did not welcome us");
+        g_conn.release();
+        return ConnectResult::Retry;
+    }
+    Config& cfg = mutable_config();
+    if (!cfg.semantics_from_env && welcome.default_semantics <= 3)
+        cfg.semantics = static_cast<Semantics>(welcome.default_semantics);
+    if (!cfg.kernel_assist_env_set) cfg.kernel_assist = welcome.kernel_assist != 0;
+    return ConnectResult::Connected;
+}
+
+// Watches the socket's directory, or its nearest existing ancestor while
+// the directory does not exist yet, for anything being created there.
+void watch_for_daemon() {
+    if (!g_watch.still_ours()) {
+        g_watch.forget();
+        if (!g_watch.adopt(inotify_init1(IN_CLOEXEC | IN_NONBLOCK))) return;
+    }
+    char dir[sizeof config().socket_path];
+    std::memcpy(dir, config().socket_path, sizeof dir);
+    for (;;) {
+        char* slash = std::strrchr(dir, '/');
+        if (!slash) return;
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        if (inotify_add_watch(g_watch.fd, dir,
+                              IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF) >= 0)
+            return;
+        if (errno != ENOENT || slash == dir) return;
+    }
+}
+
+// Sleeps until something changes where the socket should be. Blocks in
+// poll(): no timer, no polling of the disk.
+void wait_for_daemon() {
+    if (!g_watch.still_ours()) {
+        sleep_ms(1000);  // no inotify: fall back to a slow retry
+        return;
+    }
+    if (!wait_fd(g_watch.fd, POLLIN, -1)) return;
+    alignas(inotify_event) char buf[4096];
+    while (read(g_watch.fd, buf, sizeof buf) > 0) {
+    }
+    // Watches may point at an ancestor: start afresh.
+    g_watch.release();
+    sleep_ms(20);  // let the daemon start listen() after bind()
+}
+
+void serve() {
+    proto::FrameHeader h;
+    alignas(8) unsigned char payload[proto::kMaxPayload];
+    for (;;) {
+        if (!wait_fd(g_conn.fd, POLLIN, kIdleCheckMs)) {
+            if (g_conn.still_ours()) continue;
+            report_failure(Failure::FdStolen,
+                           "the program took over the daemon connection's descriptor");
+            g_conn.forget();
+            return;
+        }
+        if (!recv_frame(h, payload, kIoTimeoutMs)) return;
+        switch (static_cast<proto::MsgType>(h.type)) {
+            case proto::MsgType::Rebind: {
+                proto::Rebind msg;
+                if (!proto::decode(h, payload, msg)) return;
+                proto::RebindDone done = execute_rebind(msg);
+                if (!send_frame(proto::MsgType::RebindDone, h.seq, done)) return;
+                break;
+            }
+            case proto::MsgType::DumpRecords: {
+                proto::DumpRecords msg;
+                if (!proto::decode(h, payload, msg)) return;
+                bool ok = dump_records(msg.request_id, [&](proto::MsgType type, const auto& body) {
+                    return send_frame(type, h.seq, body);
+                });
+                if (!ok) return;
+                break;
+            }
+            case proto::MsgType::Welcome:
+            case proto::MsgType::Error:
+                break;  // nothing to do
+            default:
+                report_failure(Failure::Protocol, "unexpected message from the daemon");
+                return;
+        }
+    }
+}
+
+void* agent_main(void*) {
+    t_inside_runtime = true;  // whatever this thread calls is forwarded untouched
+    g_start_time = read_start_time();
+    for (;;) {
+        watch_for_daemon();
+        switch (try_connect()) {
+            case ConnectResult::Connected:
+                serve();
+                g_conn.release();
+                break;
+            case ConnectResult::NoDaemon:
+                wait_for_daemon();
+                break;
+            case ConnectResult::Retry:
+                sleep_ms(1000);
+                break;
+        }
+    }
+    return nullptr;
+}
+
+bool has_records() {
+    RecordLock lock;
+    return !state().store->empty() || thread_policy_count() > 0;
+}
+
+}  // namespace
+
+void agent_start_if_needed() {
+    if (g_started.load(std::memory_order_acquire) || g_start_failed.load(std::memory_order_relaxed))
+        return;
+    if (!has_records()) return;
+    bool expected = false;
+    if (!g_started.compare_exchange_strong(expected, true)) return;
+    // All signals blocked: the program's signals go to its own threads (a
+    // sigwait thread keeps getting them), never to ours.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, kAgentStack);
+    pthread_t thread;
+    int r = real::pthread_create(&thread, &attr, agent_main, nullptr);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (r != 0) {
+        g_started.store(false);
+        g_start_failed.store(true);
+        report_failure(Failure::AgentStart, "could not start the agent thread", r);
+    }
+}
+
+void agent_after_fork_child() {
+    // The parent's agent thread does not exist here; its descriptors are
+    // the parent's connection: close our copies, never talk on them.
+    g_conn.release();
+    g_watch.release();
+    g_started.store(false);
+    g_start_failed.store(false);
+    agent_start_if_needed();
+}
+
+}  // namespace numakeep::preload

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// The agent: one thread per process, started on the first recorded request
+// (never in a program that asks for nothing). It connects to numakeepd,
+// checks the peer is the daemon's uid before obeying anything, registers
+// (Hello/Welcome), then serves Rebind and DumpRecords until the connection
+// drops. With no daemon it sleeps on inotify until the socket appears; the
+// program runs exactly as without numakeep meanwhile.
+//
+// Its descriptors are CLOEXEC and moved to high numbers; before every use
+// it checks (fstat dev/ino) that the number still names its own socket, so
+// a program that closes or dup2s over every descriptor neither breaks it
+// nor gets written to by it.
+#pragma once
+
+namespace numakeep::preload {
+
+// Starts the agent if it is not running and there is something to keep.
+void agent_start_if_needed();
+
+// fork's child: drops the inherited connection (the parent's agent thread
+// does not exist here) and starts a fresh agent when there are records; it
+// registers under the child's pid with the inherited generation.
+void agent_after_fork_child();
+
+}  // namespace numakeep::preload

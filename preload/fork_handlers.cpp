@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+#include "fork_handlers.hpp"
+
+#include <pthread.h>
+
+#include "agent.hpp"
+#include "record_keeper.hpp"
+#include "reentrancy_guard.hpp"
+
+namespace numakeep::preload {
+namespace {
+
+// Whether prepare took the lock: not when the forking thread holds it
+// already (a signal handler that forks while this thread was inside one of
+// our calls); taking it again would deadlock.
+thread_local bool t_fork_locked __attribute__((tls_model("initial-exec"))) = false;
+
+void prepare() {
+    RuntimeState& st = state();
+    t_fork_locked = false;
+    if (st.lock_owner.load(std::memory_order_relaxed) == pthread_self()) return;
+    pthread_mutex_lock(&st.lock);
+    st.lock_owner.store(pthread_self(), std::memory_order_relaxed);
+    t_fork_locked = true;
+}
+
+void parent() {
+    if (!t_fork_locked) return;
+    state().lock_owner.store(0, std::memory_order_relaxed);
+    pthread_mutex_unlock(&state().lock);
+    t_fork_locked = false;
+}
+
+void child() {
+    ReentrancyGuard guard;
+    ErrnoKeeper keep_errno;
+    RuntimeState& st = state();
+    // Re-created, not unlocked: its owner was the parent's thread.
+    pthread_mutex_init(&st.lock, nullptr);
+    st.lock_owner.store(0, std::memory_order_relaxed);
+    t_fork_locked = false;
+    keep_only_own_thread_record();
+    agent_after_fork_child();
+}
+
+}  // namespace
+
+void install_fork_handlers() {
+    pthread_atfork(prepare, parent, child);
+}
+
+}  // namespace numakeep::preload

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// What each interposed call does around the real one: take the reentrancy
+// guard, hold the record lock across the real call, record a success, keep
+// the real call's return value and errno. shims.cpp only decodes arguments
+// and calls these.
+#pragma once
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <cstddef>
+
+namespace numakeep::preload {
+
+// Where the real call goes: the next definition (libnuma's mbind, libc's
+// munmap), or the kernel directly (the program called syscall()).
+enum class Via { NextDefinition, Kernel };
+
+long on_mbind(Via via, void* start, unsigned long len, int mode, const unsigned long* nodemask,
+              unsigned long maxnode, unsigned flags);
+long on_set_mempolicy(Via via, int mode, const unsigned long* nodemask, unsigned long maxnode);
+long on_set_mempolicy_home_node(Via via, unsigned long start, unsigned long len,
+                                unsigned long home_node, unsigned long flags);
+long on_get_mempolicy(Via via, int* mode, unsigned long* nodemask, unsigned long maxnode,
+                      void* addr, unsigned long flags);
+int on_munmap(Via via, void* addr, std::size_t len);
+void* on_mremap(Via via, void* old, std::size_t old_len, std::size_t new_len, int flags,
+                void* new_addr);
+void* on_mmap(Via via, bool mmap64, void* addr, std::size_t len, int prot, int flags, int fd,
+              off_t off);
+int on_shmdt(Via via, const void* addr);
+// syscall(nr, ...): the numbers above go to their handlers, others to libc.
+long on_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+int on_pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*), void* arg);
+
+}  // namespace numakeep::preload

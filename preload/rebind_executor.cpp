@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+#include "rebind_executor.hpp"
+
+#include <sys/syscall.h>
+#include <time.h>
+
+#include <vector>
+
+#include "numakeep/rebind.hpp"
+#include "raw_syscall.hpp"
+#include "record_ops.hpp"
+#include "runtime.hpp"
+#include "thread_rebind.hpp"
+
+namespace numakeep::preload {
+namespace {
+
+constexpr unsigned kMpolMfMove = 1U << 1;  // MPOL_MF_MOVE
+constexpr unsigned long kMpolFAddr = 1UL << 1;
+constexpr int kThreadTimeoutMs = 500;
+
+std::uint64_t now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+void count_error(proto::RebindDone& done, int err) {
+    ++done.errors;
+    if (!done.first_errno) done.first_errno = err;
+}
+
+}  // namespace
+
+bool planned_request(const Recorded& rec, const Nodemask& m1, Semantics s, Request& out) {
+    if (rec.request.flags & (kFlagStaticNodes | kFlagRelativeNodes)) return false;
+    if (s == Semantics::Kernel) return false;
+    Rebound rb = rebind_nodes(rec.request, rec.mems_at_request, m1, s);
+    out = rec.request;
+    out.nodes = rb.nodes;
+    out.home_node = rb.home_node;
+    return true;
+}
+
+bool kernel_holds(std::uint64_t addr, const Request& req, int& kernel_mode, Nodemask& kernel_nodes,
+                  int& err) {
+    kernel_mode = 0;
+    kernel_nodes.clear();
+    long r = raw(SYS_get_mempolicy, &kernel_mode, kernel_nodes.kernel_data(),
+                 Nodemask::kKernelMaxnode, addr, kMpolFAddr);
+    err = r < 0 ? static_cast<int>(-r) : 0;
+    if (r < 0) return false;
+    return kernel_mode == (static_cast<int>(req.mode) | req.flags);
+}
+
+proto::RebindDone execute_rebind(const proto::Rebind& msg) {
+    proto::RebindDone done;
+    done.generation = msg.generation;
+    std::uint64_t t0 = now_ns();
+    RecordLock lock;
+    RuntimeState& st = state();
+    RangeStore& store = *st.store;
+    const Semantics sem = config().semantics;
+    const bool move = (msg.flags & proto::kRebindMovePages) != 0;
+
+    // 1. Never clobber: a range whose first or last page no longer carries
+    // the recorded mode (unmapped, re-mapped, changed by a call we did not
+    // see) is forgotten, not re-bound.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> stale;
+    store.for_each([&](const RangeStore::Range& r) {
+        int mode, err;
+        Nodemask nodes;
+        bool ok = kernel_holds(r.start, r.rec->request, mode, nodes, err) &&
+                  kernel_holds(r.end - kPageSize, r.rec->request, mode, nodes, err);
+        if (!ok) stale.emplace_back(r.start, r.end);
+    });
+    for (auto& [s, e] : stale) store.punch(s, e);
+    done.ranges_dropped = static_cast<std::uint32_t>(stale.size());
+
+    // 2. The rule, as few mbind calls as the store can coalesce.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> failed;
+    if (sem != Semantics::Kernel) {
+        store.plan_rebind(msg.mems, sem, [&](std::uint64_t s, std::uint64_t e, const Request& req) {
+            if (req.flags & (kFlagStaticNodes | kFlagRelativeNodes)) return;
+            long r =
+                raw(SYS_mbind, s, e - s, static_cast<int>(req.mode) | req.flags,
+                    req.nodes.kernel_data(), Nodemask::kKernelMaxnode, move ? kMpolMfMove : 0U);
+            if (r < 0) {
+                count_error(done, static_cast<int>(-r));
+                // EFAULT: part of the range went away behind our back.
+                if (r == -EFAULT) failed.emplace_back(s, e);
+                return;
+            }
+            ++done.ranges_rebound;
+            // A re-issued mbind drops the home node (mbind_range() installs
+            // a fresh policy): set it again.
+            if (req.home_node >= 0) {
+                long h = raw(SYS_set_mempolicy_home_node, s, e - s, req.home_node, 0);
+                if (h < 0) count_error(done, static_cast<int>(-h));
+            }
+        });
+    } else {
+        done.ranges_checked = static_cast<std::uint32_t>(store.size());
+    }
+    for (auto& [s, e] : failed) store.punch(s, e);
+    if (!stale.empty() || !failed.empty()) refresh_tracked();
+
+    // 3. Task policies: every thread re-issues its own.
+    for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
+        if (!tr->has_policy) continue;
+        Request target;
+        bool valid = planned_request(tr->rec, msg.mems, sem, target);
+        plan_thread(*tr, valid, target);
+    }
+    ThreadRoundResult tres = run_thread_round(true, kThreadTimeoutMs);
+    done.threads_rebound = tres.rebound;
+    done.errors += tres.errors;
+    if (!done.first_errno) done.first_errno = tres.first_errno;
+    if (tres.errors)
+        report_failure(Failure::ThreadRebind, "a thread did not re-issue its policy",
+                       tres.first_errno);
+    if (done.errors) report_failure(Failure::Rebind, "a rebind call failed", done.first_errno);
+
+    st.generation_applied = msg.generation;
+    st.mems_applied = msg.mems;
+    st.mems_applied_known = true;
+    done.duration_ns = now_ns() - t0;
+    return done;
+}
+
+void rebind_own_thread(ThreadRecord& tr) {
+    RuntimeState& st = state();
+    if (!st.mems_applied_known || !tr.has_policy) return;
+    Request target;
+    if (!planned_request(tr.rec, st.mems_applied, config().semantics, target)) return;
+    raw(SYS_set_mempolicy, static_cast<int>(target.mode) | target.flags, target.nodes.kernel_data(),
+        Nodemask::kKernelMaxnode);
+}
+
+}  // namespace numakeep::preload

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+// The answer to DumpRecords: one RangeEntry per range record and one
+// ThreadEntry per thread with a task policy, each with the request, its M0,
+// what the rule gives under the mems of now, and what the kernel holds now
+// (ranges: get_mempolicy MPOL_F_ADDR; threads: each thread reads its own in
+// the rebind signal handler), then RecordsEnd.
+#pragma once
+
+#include "numakeep/protocol.hpp"
+#include "numakeep/rebind.hpp"
+#include "rebind_executor.hpp"
+#include "record_keeper.hpp"
+#include "runtime.hpp"
+#include "thread_rebind.hpp"
+
+namespace numakeep::preload {
+
+inline proto::PolicyEntry policy_entry(std::uint32_t request_id, const Recorded& rec,
+                                       const Nodemask& mems_now) {
+    proto::PolicyEntry e;
+    e.request_id = request_id;
+    e.mode = static_cast<std::uint16_t>(rec.request.mode);
+    e.flags = rec.request.flags;
+    e.home_node = rec.request.home_node;
+    e.requested = rec.request.nodes;
+    e.mems_at_request = rec.mems_at_request;
+    Request planned;
+    if (planned_request(rec, mems_now, config().semantics, planned)) {
+        e.rule_now = planned.nodes;
+        e.rule_home_node = planned.home_node;
+    } else {
+        // Flags of its own or `kernel` semantics: the kernel's rule holds.
+        e.rule_now =
+            rebind_nodes(rec.request, rec.mems_at_request, mems_now, Semantics::Static).nodes;
+        e.rule_home_node = rec.request.home_node;
+    }
+    return e;
+}
+
+// send(MsgType, const Body&) -> bool sends one frame; false stops the dump.
+template <typename Send>
+bool dump_records(std::uint32_t request_id, Send&& send) {
+    RecordLock lock;
+    RuntimeState& st = state();
+    const Nodemask mems_now = current_mems();
+    proto::RecordsEnd end;
+    end.request_id = request_id;
+    bool ok = true;
+    st.store->for_each([&](const RangeStore::Range& r) {
+        if (!ok) return;
+        proto::PolicyEntry e = policy_entry(request_id, *r.rec, mems_now);
+        e.start = r.start;
+        e.end = r.end;
+        int mode = 0, err = 0;
+        kernel_holds(r.start, r.rec->request, mode, e.kernel_now, err);
+        e.kernel_mode = static_cast<std::uint16_t>(mode);
+        e.kernel_ok = err == 0;
+        ok = send(proto::MsgType::RangeEntry, e);
+        ++end.ranges;
+    });
+    run_thread_round(false, 500);
+    for (ThreadRecord* tr = st.threads; tr && ok; tr = tr->next) {
+        if (!tr->has_policy) continue;
+        proto::PolicyEntry e = policy_entry(request_id, tr->rec, mems_now);
+        e.tid = tr->tid;
+        e.kernel_mode = static_cast<std::uint16_t>(tr->kernel_mode);
+        e.kernel_now = tr->kernel_nodes;
+        e.kernel_ok = tr->kernel_errno == 0 && tr->round_done.load() != 0;
+        ok = send(proto::MsgType::ThreadEntry, e);
+        ++end.threads;
+    }
+    end.truncated = ok ? 0 : 1;
+    return ok && send(proto::MsgType::RecordsEnd, end);
+}
+
+}  // namespace numakeep::preload

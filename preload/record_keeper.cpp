@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+#include "record_keeper.hpp"
+
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <new>
+
+#include "raw_syscall.hpp"
+#include "reentrancy_guard.hpp"
+
+namespace numakeep::preload {
+
+constinit thread_local bool t_inside_runtime __attribute__((tls_model("initial-exec"))) = false;
+constinit thread_local ThreadRecord* t_thread_record __attribute__((tls_model("initial-exec"))) =
+    nullptr;
+
+namespace {
+
+// Constant-initialized: usable by calls that arrive before any constructor.
+constinit RuntimeState g_state;
+alignas(RangeStore) unsigned char g_store_storage[sizeof(RangeStore)];
+pthread_key_t g_thread_key;
+bool g_thread_key_ok = false;
+
+constexpr std::size_t kThreadSlab = 64 * 1024;
+
+// Refills the free list from a fresh anonymous mapping (lock held). Raw
+// mmap: the program's allocator and our own mmap shim stay out of it.
+bool refill_thread_records() {
+    long r =
+        raw(SYS_mmap, 0, kThreadSlab, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r < 0 && r > -4096) return false;
+    auto* base = reinterpret_cast<unsigned char*>(r);
+    for (std::size_t off = 0; off + sizeof(ThreadRecord) <= kThreadSlab;
+         off += sizeof(ThreadRecord)) {
+        auto* tr = new (base + off) ThreadRecord;
+        tr->next = g_state.free_threads;
+        g_state.free_threads = tr;
+    }
+    return true;
+}
+
+ThreadRecord* take_thread_record() {
+    if (!g_state.free_threads && !refill_thread_records()) return nullptr;
+    ThreadRecord* tr = g_state.free_threads;
+    g_state.free_threads = tr->next;
+    tr->~ThreadRecord();
+    new (tr) ThreadRecord;
+    tr->tid = own_tid();
+    tr->next = g_state.threads;
+    g_state.threads = tr;
+    t_thread_record = tr;
+    if (g_thread_key_ok) pthread_setspecific(g_thread_key, tr);
+    return tr;
+}
+
+void release_thread_record(ThreadRecord* tr) {
+    for (ThreadRecord** p = &g_state.threads; *p; p = &(*p)->next)
+        if (*p == tr) {
+            *p = tr->next;
+            break;
+        }
+    tr->next = g_state.free_threads;
+    tr->has_policy = false;
+    g_state.free_threads = tr;
+}
+
+// pthread key destructor: the thread is exiting.
+void on_thread_exit(void* p) {
+    ReentrancyGuard guard;
+    RecordLock lock;
+    t_thread_record = nullptr;
+    release_thread_record(static_cast<ThreadRecord*>(p));
+}
+
+}  // namespace
+
+RuntimeState& state() {
+    return g_state;
+}
+
+void records_init() {
+    g_state.store = new (g_store_storage) RangeStore;
+    g_thread_key_ok = pthread_key_create(&g_thread_key, on_thread_exit) == 0;
+}
+
+void note_tracked(std::uint64_t start, std::uint64_t end) {
+    g_state.store_empty.store(false, std::memory_order_relaxed);
+    if (start < g_state.tracked_lo.load(std::memory_order_relaxed))
+        g_state.tracked_lo.store(start, std::memory_order_relaxed);
+    if (end > g_state.tracked_hi.load(std::memory_order_relaxed))
+        g_state.tracked_hi.store(end, std::memory_order_relaxed);
+}
+
+void refresh_tracked() {
+    std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
+    bool any = false;
+    g_state.store->for_each([&](const RangeStore::Range& r) {
+        if (!any) lo = r.start;
+        hi = r.end;
+        any = true;
+    });
+    g_state.tracked_lo.store(lo, std::memory_order_relaxed);
+    g_state.tracked_hi.store(hi, std::memory_order_relaxed);
+    g_state.store_empty.store(!any, std::memory_order_relaxed);
+}
+
+bool may_be_tracked(std::uint64_t start, std::uint64_t len) {
+    if (g_state.store_empty.load(std::memory_order_relaxed)) return false;
+    return start < g_state.tracked_hi.load(std::memory_order_relaxed) &&
+           start + len > g_state.tracked_lo.load(std::memory_order_relaxed);
+}
+
+ThreadRecord* own_thread_record(bool create) {
+    if (t_thread_record || !create) return t_thread_record;
+    return take_thread_record();
+}
+
+ThreadRecord* adopt_thread_record(const Recorded& rec) {
+    ThreadRecord* tr = own_thread_record(true);
+    if (!tr) return nullptr;
+    tr->has_policy = true;
+    tr->rec = rec;
+    ++tr->version;
+    return tr;
+}
+
+unsigned thread_policy_count() {
+    unsigned n = 0;
+    for (ThreadRecord* tr = g_state.threads; tr; tr = tr->next) n += tr->has_policy ? 1 : 0;
+    return n;
+}
+
+void keep_only_own_thread_record() {
+    ThreadRecord* own = t_thread_record;
+    ThreadRecord* tr = g_state.threads;
+    g_state.threads = nullptr;
+    while (tr) {
+        ThreadRecord* next = tr->next;
+        if (tr == own) {
+            tr->next = g_state.threads;
+            g_state.threads = tr;
+            tr->tid = own_tid();
+        } else {
+            tr->has_policy = false;
+            tr->next = g_state.free_threads;
+            g_state.free_threads = tr;
+        }
+        tr = next;
+    }
+}
+
+Nodemask current_mems() {
+    Nodemask m;
+    // MPOL_F_MEMS_ALLOWED = 4: the task's mems_allowed (do_get_mempolicy()).
+    raw(SYS_get_mempolicy, 0, m.kernel_data(), Nodemask::kKernelMaxnode, 0, 4);
+    return m;
+}
+
+pid_t own_tid() {
+    return static_cast<pid_t>(raw(SYS_gettid));
+}
+
+}  // namespace numakeep::preload

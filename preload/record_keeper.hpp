@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+// The records: every range the program mbind()-ed and every thread's task
+// policy, with the mems in force when each request was made. One lock
+// guards them all: an application call holds it across the real call and
+// the record update, the agent holds it across a whole rebind, so the two
+// never interleave and the application's latest request always wins.
+//
+// Thread records live in pages of our own (raw mmap), never in malloc's
+// heap: the rebind signal handler reads them, and fork's child keeps them.
+#pragma once
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "numakeep/policy.hpp"
+#include "numakeep/range_store.hpp"
+
+namespace numakeep::preload {
+
+// One thread that holds (or held) a task policy of its own.
+struct ThreadRecord {
+    pid_t tid = 0;
+    bool has_policy = false;    // false: MPOL_DEFAULT/LOCAL, nothing to keep
+    std::uint64_t version = 0;  // bumped by every set_mempolicy of the thread
+    Recorded rec;
+
+    // Mailbox from the agent to this thread's signal handler (seqlock: odd
+    // while the agent writes). The handler applies `target` only when
+    // target_version still equals `version`: a request the thread made
+    // after the agent planned always wins.
+    std::atomic<std::uint32_t> mailbox_seq{0};
+    bool target_valid = false;
+    Request target;
+    std::uint64_t target_version = 0;
+    std::uint32_t round_requested = 0;
+    std::atomic<std::uint32_t> round_done{0};  // the handler's answer
+
+    // Written by the handler: what the kernel held right after it ran.
+    std::atomic<std::uint32_t> report_seq{0};
+    int kernel_mode = 0;
+    int kernel_errno = 0;  // of get_mempolicy; 0 when kernel_nodes is valid
+    int apply_errno = 0;   // of the last re-issue
+    Nodemask kernel_nodes;
+
+    ThreadRecord* next = nullptr;
+};
+
+struct RuntimeState {
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    std::atomic<pthread_t> lock_owner{0};  // fork's prepare handler reads it
+    RangeStore* store = nullptr;           // placement-new'd by init, never destroyed
+    ThreadRecord* threads = nullptr;
+    ThreadRecord* free_threads = nullptr;
+    // What the agent last applied: the daemon's generation and mems.
+    std::uint64_t generation_applied = 0;
+    Nodemask mems_applied;
+    bool mems_applied_known = false;
+    // Cheap unlocked hints for the hot paths (munmap/mmap of untracked
+    // memory): the store is empty, or no record lies in [lo, hi).
+    std::atomic<bool> store_empty{true};
+    std::atomic<std::uint64_t> tracked_lo{~std::uint64_t{0}};
+    std::atomic<std::uint64_t> tracked_hi{0};
+};
+
+RuntimeState& state();
+
+// Builds the store; called once by the runtime's initializer.
+void records_init();
+
+// RAII holder of the one lock.
+class RecordLock {
+  public:
+    RecordLock() {
+        pthread_mutex_lock(&state().lock);
+        state().lock_owner.store(pthread_self(), std::memory_order_relaxed);
+    }
+    ~RecordLock() {
+        state().lock_owner.store(0, std::memory_order_relaxed);
+        pthread_mutex_unlock(&state().lock);
+    }
+    RecordLock(const RecordLock&) = delete;
+    RecordLock& operator=(const RecordLock&) = delete;
+};
+
+// Widens the unlocked hints after a range was recorded (lock held).
+void note_tracked(std::uint64_t start, std::uint64_t end);
+// Refreshes the hints after records were forgotten (lock held).
+void refresh_tracked();
+// True when [start, start+len) may overlap a record (no lock; a hint).
+bool may_be_tracked(std::uint64_t start, std::uint64_t len);
+
+// The calling thread's record, created on first need (lock held); nullptr
+// when no memory could be had.
+ThreadRecord* own_thread_record(bool create);
+// Registers the calling thread with a copy of its creator's record (lock
+// held): pthread_create's trampoline.
+ThreadRecord* adopt_thread_record(const Recorded& rec);
+// Counts threads with a task policy (lock held).
+unsigned thread_policy_count();
+
+// The calling thread's record pointer (initial-exec TLS): the rebind signal
+// handler reads it.
+extern constinit thread_local ThreadRecord* t_thread_record
+    __attribute__((tls_model("initial-exec")));
+
+// Forgets every thread record but the calling thread's (fork's child).
+void keep_only_own_thread_record();
+
+// Mems_allowed of the calling task now (get_mempolicy MPOL_F_MEMS_ALLOWED).
+Nodemask current_mems();
+
+// The calling thread's id (gettid without libc).
+pid_t own_tid();
+
+}  // namespace numakeep::preload

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+// The pure part of the runtime: how a successful call changes the records.
+// No system calls, no locks; linked straight into the unit tests
+// (tests/unit/preload) and used by intercepted_calls.cpp under the lock.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "numakeep/policy.hpp"
+#include "numakeep/range_store.hpp"
+
+namespace numakeep::preload {
+
+inline constexpr std::uint64_t kPageSize = 4096;  // x86-64 / arm64-4k base pages
+
+inline std::uint64_t page_round_up(std::uint64_t len) {
+    return (len + kPageSize - 1) & ~(kPageSize - 1);
+}
+
+// mremap(2) flags (include/uapi/linux/mman.h), spelled here so the pure code
+// needs no system header.
+inline constexpr int kMremapMaymove = 1;
+inline constexpr int kMremapFixed = 2;
+inline constexpr int kMremapDontunmap = 4;
+
+// What a successful mbind/set_mempolicy asks us to remember. Returns false
+// when nothing needs remembering: MPOL_DEFAULT and MPOL_LOCAL follow the
+// cpuset by themselves, and MPOL_PREFERRED with an empty mask is MPOL_LOCAL
+// (mpol_new() in mm/mempolicy.c turns it into local allocation).
+inline bool request_from_policy(int mode_arg, const Nodemask& nodes, Request& out) {
+    auto raw = static_cast<unsigned>(mode_arg);
+    unsigned mode = raw & ~static_cast<unsigned>(kModeFlagsMask);
+    if (mode >= kModeCount) return false;
+    out = Request{};
+    out.mode = static_cast<Mode>(mode);
+    out.flags = static_cast<std::uint16_t>(raw & kModeFlagsMask);
+    out.nodes = nodes;
+    switch (out.mode) {
+        case Mode::Default:
+        case Mode::Local:
+            return false;
+        case Mode::Preferred:
+            return !out.nodes.empty();
+        default:
+            return true;
+    }
+}
+inline bool request_from_call(int mode_arg, const unsigned long* mask, unsigned long maxnode,
+                              Request& out) {
+    return request_from_policy(mode_arg, Nodemask::from_kernel(mask, maxnode), out);
+}
+
+// A successful mbind over [start, start+len): the new request replaces every
+// record it overlaps (mbind_range() splits vmas the same way), or forgets
+// them when the new policy needs no remembering. Also drops home nodes: a
+// fresh mbind carries none.
+inline void apply_mbind(RangeStore& store, std::uint64_t start, std::uint64_t len, bool remember,
+                        const Recorded& rec) {
+    std::uint64_t end = start + page_round_up(len);
+    if (remember)
+        store.set(start, end, rec);
+    else
+        store.punch(start, end);
+}
+
+// set_mempolicy_home_node(start, len, home): the kernel sets the home node
+// on every vma of the range whose policy is BIND or PREFERRED_MANY
+// (sys_set_mempolicy_home_node() refuses other modes). Our pieces of the
+// range with such a request remember it.
+inline void apply_home_node(RangeStore& store, std::uint64_t start, std::uint64_t len, int home) {
+    std::uint64_t end = start + page_round_up(len);
+    struct Piece {
+        std::uint64_t s, e;
+        Recorded rec;
+    };
+    std::vector<Piece> pieces;
+    store.for_each_in(start, end, [&](const RangeStore::Range& r) {
+        Mode m = r.rec->request.mode;
+        if (m != Mode::Bind && m != Mode::PreferredMany) return;
+        Piece p{r.start < start ? start : r.start, r.end > end ? end : r.end, *r.rec};
+        p.rec.request.home_node = home;
+        pieces.push_back(p);
+    });
+    for (auto& p : pieces) store.set(p.s, p.e, p.rec);
+}
+
+// A successful munmap (or shmdt of [start, start+len)): the kernel frees the
+// vmas and their policies.
+inline void apply_munmap(RangeStore& store, std::uint64_t start, std::uint64_t len) {
+    store.punch(start, start + page_round_up(len));
+}
+
+// A successful mmap at `addr`: whatever was there (MAP_FIXED) is gone and the
+// new mapping has the default policy.
+inline void apply_mmap(RangeStore& store, std::uint64_t addr, std::uint64_t len) {
+    store.punch(addr, addr + page_round_up(len));
+}
+
+// A successful mremap(old, old_len, new_len, flags[, new_addr]) that
+// returned `result`: the store follows what mm/mremap.c did with the vmas
+// and their policies (RangeStore::move: in-place shrink and growth, moves,
+// MREMAP_DONTUNMAP keeping the old range, old_len 0 duplicating).
+inline bool apply_mremap(RangeStore& store, std::uint64_t old, std::uint64_t old_len,
+                         std::uint64_t new_len, int flags, std::uint64_t result) {
+    return store.move(old, old_len, result, new_len, (flags & kMremapDontunmap) != 0);
+}
+
+}  // namespace numakeep::preload

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+// The runtime's one idempotent, lazy initializer and its configuration.
+//
+// ensure_init() runs at the top of every shim and from our constructor; the
+// first caller (possibly libnuma's constructor, before ours) does the work
+// under pthread_once: read the environment, resolve the next definitions,
+// build the record store, register the fork handlers, and record a task
+// policy inherited across exec. Connecting to the daemon is not part of it:
+// the agent starts on the first recorded request.
+#pragma once
+
+#include <cstdint>
+
+#include "numakeep/policy.hpp"
+
+namespace numakeep::preload {
+
+struct Config {
+    char socket_path[108] = {};  // sun_path
+    bool semantics_from_env = false;
+    Semantics semantics = Semantics::Intent;  // env's, else the daemon's default
+    bool debug = false;
+    bool kernel_assist_env_set = false;
+    bool kernel_assist = false;
+    std::uint32_t daemon_uid = 0;  // the uid the daemon must run as
+};
+
+const Config& config();
+Config& mutable_config();  // the agent sets the daemon's defaults
+
+void ensure_init();
+
+// Reports a failure inside the runtime once per kind, on stderr, when
+// NUMAKEEP_DEBUG is set; otherwise nothing. Async-signal-safe, no allocation.
+enum class Failure : unsigned {
+    BadSemantics,
+    RecordMemory,
+    AgentStart,
+    Connect,
+    PeerNotTrusted,
+    Protocol,
+    Rebind,
+    ThreadRebind,
+    FdStolen,
+    Count
+};
+void report_failure(Failure kind, const char* what, int err = 0);
+
+}  // namespace numakeep::preload

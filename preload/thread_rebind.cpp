@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+#include "thread_rebind.hpp"
+
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include "raw_syscall.hpp"
+#include "runtime.hpp"
+
+namespace numakeep::preload {
+namespace {
+
+int g_signal = 0;  // chosen once, lock held
+std::atomic<std::uint32_t> g_round{0};
+std::atomic<std::uint32_t> g_answers{0};  // futex word: bumped by every handler
+
+// The rebind handler. Runs on the thread being rebound, on top of whatever
+// it was doing: raw syscalls only, errno preserved.
+void on_rebind_signal(int) {
+    int saved = errno;
+    ThreadRecord* tr = t_thread_record;
+    if (tr) {
+        bool valid = false;
+        Request target;
+        std::uint64_t version = 0;
+        std::uint32_t round = 0;
+        for (int tries = 0; tries < 1 << 16; ++tries) {
+            std::uint32_t s1 = tr->mailbox_seq.load(std::memory_order_acquire);
+            if (s1 & 1) continue;
+            valid = tr->target_valid;
+            target = tr->target;
+            version = tr->target_version;
+            round = tr->round_requested;
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (tr->mailbox_seq.load(std::memory_order_relaxed) == s1) break;
+        }
+        // A request the thread made after the agent planned always wins.
+        if (valid && version == tr->version) {
+            long r = raw(SYS_set_mempolicy, static_cast<int>(target.mode) | target.flags,
+                         target.nodes.kernel_data(), Nodemask::kKernelMaxnode);
+            tr->apply_errno = r < 0 ? static_cast<int>(-r) : 0;
+        } else {
+            tr->apply_errno = 0;
+        }
+        int mode = 0;
+        Nodemask nodes;
+        long r = raw(SYS_get_mempolicy, &mode, nodes.kernel_data(), Nodemask::kKernelMaxnode, 0, 0);
+        tr->kernel_mode = mode;
+        tr->kernel_nodes = nodes;
+        tr->kernel_errno = r < 0 ? static_cast<int>(-r) : 0;
+        tr->round_done.store(round, std::memory_order_release);
+    }
+    g_answers.fetch_add(1, std::memory_order_release);
+    raw(SYS_futex, &g_answers, FUTEX_WAKE_PRIVATE, 1);
+    errno = saved;
+}
+
+// Picks a real-time signal nobody handles (from SIGRTMAX down) and installs
+// the handler. SA_RESTART: the threads' own system calls resume.
+bool install_handler() {
+    if (g_signal) return true;
+    for (int sig = SIGRTMAX; sig >= SIGRTMIN + 2; --sig) {
+        struct sigaction old {};
+        if (sigaction(sig, nullptr, &old) != 0) continue;
+        if (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO)) continue;
+        struct sigaction sa {};
+        sa.sa_handler = on_rebind_signal;
+        sa.sa_flags = SA_RESTART;
+        sigfillset(&sa.sa_mask);
+        if (sigaction(sig, &sa, nullptr) != 0) continue;
+        g_signal = sig;
+        return true;
+    }
+    report_failure(Failure::ThreadRebind, "no free real-time signal for thread rebinds");
+    return false;
+}
+
+std::int64_t now_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+void plan_thread(ThreadRecord& tr, bool valid, const Request& target) {
+    tr.mailbox_seq.fetch_add(1, std::memory_order_acq_rel);
+    tr.target_valid = valid;
+    if (valid) tr.target = target;
+    tr.target_version = tr.version;
+    tr.mailbox_seq.fetch_add(1, std::memory_order_release);
+}
+
+ThreadRoundResult run_thread_round(bool apply, int timeout_ms) {
+    ThreadRoundResult res;
+    RuntimeState& st = state();
+    bool any = false;
+    for (ThreadRecord* tr = st.threads; tr; tr = tr->next) any |= tr->has_policy;
+    if (!any || !install_handler()) return res;
+    std::uint32_t round = g_round.fetch_add(1, std::memory_order_relaxed) + 1;
+    pid_t pid = static_cast<pid_t>(raw(SYS_getpid));
+    for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
+        if (!tr->has_policy) continue;
+        if (!apply) plan_thread(*tr, false, tr->target);
+        tr->mailbox_seq.fetch_add(1, std::memory_order_acq_rel);
+        tr->round_requested = round;
+        tr->mailbox_seq.fetch_add(1, std::memory_order_release);
+        long r = raw(SYS_tgkill, pid, tr->tid, g_signal);
+        if (r == -ESRCH) {
+            // Exited without running its key destructor (it cannot, unless
+            // killed): nothing to keep.
+            tr->has_policy = false;
+            ++res.gone;
+            continue;
+        }
+        if (r < 0) {
+            ++res.errors;
+            if (!res.first_errno) res.first_errno = static_cast<int>(-r);
+            continue;
+        }
+        ++res.signalled;
+    }
+    std::int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        std::uint32_t seen = g_answers.load(std::memory_order_acquire);
+        unsigned answered = 0;
+        for (ThreadRecord* tr = st.threads; tr; tr = tr->next)
+            if (tr->has_policy && tr->round_done.load(std::memory_order_acquire) == round)
+                ++answered;
+        res.answered = answered;
+        if (answered >= res.signalled) break;
+        std::int64_t left = deadline - now_ms();
+        if (left <= 0) break;
+        timespec ts{static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000};
+        raw(SYS_futex, &g_answers, FUTEX_WAIT_PRIVATE, seen, &ts);
+    }
+    for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
+        if (!tr->has_policy || tr->round_done.load(std::memory_order_acquire) != round) continue;
+        if (tr->apply_errno) {
+            ++res.errors;
+            if (!res.first_errno) res.first_errno = tr->apply_errno;
+        } else if (apply && tr->target_valid) {
+            ++res.rebound;
+        }
+    }
+    if (res.answered < res.signalled) {
+        res.errors += res.signalled - res.answered;
+        if (!res.first_errno) res.first_errno = ETIMEDOUT;
+    }
+    return res;
+}
+
+}  // namespace numakeep::preload

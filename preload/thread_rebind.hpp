@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// Task policies are per thread and only a thread can set its own
+// (set_mempolicy(2) acts on current). To re-issue them the agent writes
+// each thread's new request into its record's mailbox and signals it, the
+// way glibc's setxid broadcast makes every thread call setuid: the handler
+// issues the thread's own set_mempolicy, reads back what the kernel holds,
+// and acknowledges. The handler is async-signal-safe: raw system calls, no
+// allocation, no lock.
+#pragma once
+
+#include "numakeep/policy.hpp"
+#include "record_keeper.hpp"
+
+namespace numakeep::preload {
+
+struct ThreadRoundResult {
+    unsigned signalled = 0;
+    unsigned answered = 0;
+    unsigned rebound = 0;  // answered and re-issued without error
+    unsigned gone = 0;     // exited without our knowing: records dropped
+    unsigned errors = 0;
+    int first_errno = 0;
+};
+
+// Runs one round over every thread with a task policy (record lock held).
+// With `apply`, each thread re-issues the request planned for it (written
+// with plan_thread(); a thread without a plan only reports). Waits up to
+// timeout_ms for the answers; a thread that blocks the signal answers
+// later, and its mailbox still carries the latest plan.
+ThreadRoundResult run_thread_round(bool apply, int timeout_ms);
+
+// Writes a thread's mailbox (record lock held): the request it is to
+// re-issue at its next round, or none.
+void plan_thread(ThreadRecord& tr, bool valid, const Request& target);
+
+}  // namespace numakeep::preload
