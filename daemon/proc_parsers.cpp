@@ -138,6 +138,7 @@ std::vector<std::string> cgroup_and_ancestors(std::string_view cgroup) {
         out.push_back(cur);
         if (cur == "/" || cur.empty()) break;
         std::size_t slash = cur.rfind('/');
+        if (slash == std::string::npos) break;  // a relative name has no ancestors
         cur = slash == 0 ? "/" : cur.substr(0, slash);
     }
     return out;
