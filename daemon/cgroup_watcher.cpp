@@ -87,6 +87,11 @@ void CgroupWatcher::on_readable() {
             auto it = by_wd_.find(ev->wd);
             if (it == by_wd_.end()) continue;
             const Watch w = it->second;
+            spdlog::trace("inotify: {} {} mask {:#x}", w.cgroup,
+                          w.kind == Kind::Dir    ? "dir"
+                          : w.kind == Kind::Mems ? "cpuset.mems"
+                                                 : "cgroup.procs",
+                          ev->mask);
             if (ev->mask & IN_IGNORED) {
                 by_wd_.erase(it);
                 continue;

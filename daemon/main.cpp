@@ -7,6 +7,7 @@
 //             [--log-level LEVEL] [--reconcile-ms N]
 #include <getopt.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -97,6 +98,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "numakeepd: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return 2;
+    }
+
+    // Each registered process holds a connection and a pidfd: raise the
+    // soft descriptor limit to the hard one.
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
     auto loaded = load_config(opts.config_path);

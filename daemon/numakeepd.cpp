@@ -523,6 +523,26 @@ void Numakeepd::reconcile() {
         if (!plan || members.empty()) continue;
         Nodemask old = plan->mems;
         Nodemask mems = mems_of(cg, members.front());
+        if (mems != old) {
+            // cpuset.mems.effective changes before the kernel walks the
+            // tasks (update_nodemasks_hier, then update_tasks_nodemask, which
+            // rebinds each mm): a write still in progress is left to its
+            // inotify event, or to the next reconcile, until every member's
+            // Mems_allowed shows it; a command sent earlier would be
+            // clobbered by the kernel's own rebind.
+            bool settled = true;
+            for (int pid : members) {
+                auto allowed = proc_mems_allowed(pid);
+                if (allowed && *allowed != mems) settled = false;
+            }
+            if (!settled) {
+                spdlog::debug(
+                    "reconcile: cgroup {} mems {} -> {} still being applied by the "
+                    "kernel",
+                    cg, old.to_string(), mems.to_string());
+                continue;
+            }
+        }
         if (orchestrator_.cgroup_observed(cg, mems))
             spdlog::info("reconcile: cgroup {} mems {} -> {} without a file event", cg,
                          old.to_string(), mems.to_string());

@@ -41,7 +41,10 @@ sockaddr_un unix_address(const std::string& path) {
 }  // namespace
 
 Server::Server(EventLoop& loop, Callbacks callbacks, ServerLimits limits)
-    : loop_(loop), cb_(std::move(callbacks)), limits_(limits) {}
+    : loop_(loop),
+      cb_(std::move(callbacks)),
+      limits_(limits),
+      reserve_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
 
 Server::~Server() {
     while (!conns_.empty()) drop(conns_.begin()->first, "");
@@ -84,6 +87,26 @@ void Server::on_accept() {
         UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
             if (errno == EINTR) continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                // Out of descriptors: the listener stays readable and a
+                // level-triggered loop would spin. Spend the reserve fd to
+                // accept and close the connection, then take it back.
+                ++refused_;
+                reserve_.reset();
+                UniqueFd victim(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+                victim.reset();
+                reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+                std::int64_t now = monotonic_ms();
+                if (now - last_refusal_log_ms_ >= 10'000) {
+                    last_refusal_log_ms_ = now;
+                    spdlog::warn(
+                        "out of file descriptors with {} connections: refusing "
+                        "new ones (raise LimitNOFILE)",
+                        conns_.size());
+                }
+                if (!victim) return;
+                continue;
+            }
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 spdlog::warn("accept: {}", std::strerror(errno));
             return;

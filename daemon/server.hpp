@@ -100,6 +100,7 @@ class Server {
     Callbacks cb_;
     ServerLimits limits_;
     UniqueFd listener_;
+    UniqueFd reserve_;        // spent to shed a connection when out of descriptors
     std::string bound_path_;  // unlinked on shutdown when we created it
     ConnId next_id_ = 1;
     std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;

@@ -24,114 +24,17 @@
 
 #include "guest.hpp"
 #include "numakeep/protocol.hpp"
+#include "vm_harness.hpp"
 #include "wire_client.hpp"
 
 using namespace numakeep;
 using namespace numakeep::guest;
 using numakeep::testing::WireClient;
+using namespace numakeep::vmtest;
 
 namespace {
 
-const char* kSocket = "/run/numakeep/test.sock";
-const char* kConfig = "/tmp/numakeepd-test.conf";
-const char* kLog = "/tmp/numakeepd-test.log";
-
 Report g_report;
-
-class Daemon {
-  public:
-    void start() {
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            int fd = ::open(kLog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-            ::dup2(fd, 2);
-            ::execlp("numakeepd", "numakeepd", "--socket", kSocket, "--config", kConfig,
-                     "--foreground", static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        bool up = wait_until([] { return ::access(kSocket, F_OK) == 0; },
-                             std::chrono::milliseconds(5000));
-        if (!up) die("numakeepd did not create its socket", ETIMEDOUT);
-    }
-    void kill(int sig) {
-        ::kill(pid_, sig);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-    }
-    ~Daemon() {
-        if (pid_ > 0) kill(SIGTERM);
-    }
-
-  private:
-    pid_t pid_ = -1;
-};
-
-// One nk-test-agent with a pipe each way.
-class Agent {
-  public:
-    explicit Agent(const std::string& semantics = "", unsigned extra_ranges = 0) {
-        int to[2], from[2];
-        if (::pipe(to) != 0 || ::pipe(from) != 0) die("pipe");
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::dup2(to[0], 0);
-            ::dup2(from[1], 1);
-            ::close(to[1]);
-            ::close(from[0]);
-            std::string extra = std::to_string(extra_ranges);
-            if (semantics.empty())
-                ::execlp("nk-test-agent", "nk-test-agent", kSocket, "--ranges", extra.c_str(),
-                         static_cast<char*>(nullptr));
-            else
-                ::execlp("nk-test-agent", "nk-test-agent", kSocket, "--semantics",
-                         semantics.c_str(), "--ranges", extra.c_str(), static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        ::close(to[0]);
-        ::close(from[1]);
-        to_ = to[1];
-        from_ = ::fdopen(from[0], "r");
-        if (line() != "ready") die("nk-test-agent did not start", EIO);
-    }
-    ~Agent() {
-        ::kill(pid_, SIGCONT);
-        ask("quit");
-        ::close(to_);
-        std::fclose(from_);
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-    }
-    pid_t pid() const { return pid_; }
-    std::string ask(const std::string& cmd) {
-        std::string c = cmd + "\n";
-        if (::write(to_, c.data(), c.size()) != static_cast<ssize_t>(c.size())) return "";
-        return cmd == "quit" ? "" : line();
-    }
-    std::string line() {
-        char buf[4096];
-        if (!std::fgets(buf, sizeof buf, from_)) return "";
-        std::string s(buf);
-        if (!s.empty() && s.back() == '\n') s.pop_back();
-        return s;
-    }
-
-  private:
-    pid_t pid_ = -1;
-    int to_ = -1;
-    FILE* from_ = nullptr;
-};
-
-std::map<int, proto::ProcEntry> list_processes() {
-    std::map<int, proto::ProcEntry> out;
-    WireClient cli(kSocket);
-    if (!cli.connected() || !cli.send(proto::MsgType::QueryList, proto::Empty{})) return out;
-    for (;;) {
-        auto f = cli.recv(2000);
-        if (!f || f->type() != proto::MsgType::ProcEntry) return out;
-        auto e = f->as<proto::ProcEntry>();
-        out[e.pid] = e;
-    }
-}
 
 using Generations = std::map<int, std::uint64_t>;
 

@@ -13,7 +13,7 @@
 //   quit   -> exits
 // It prints "ready" once welcomed.
 //
-//   nk-test-agent SOCKET [--semantics intent|static|relative] [--ranges N]
+//   nk-test-agent SOCKET [--semantics intent|static|relative] [--ranges N] [--report]
 #include <poll.h>
 #include <unistd.h>
 
@@ -49,6 +49,13 @@ Request g_task;
 Nodemask g_m0;
 Semantics g_semantics = Semantics::Intent;
 bool g_semantics_from_env = false;
+bool g_report = false;  // --report: print "recv GEN NS" / "done GEN NS" per Rebind
+
+std::int64_t now_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 std::uint64_t g_generation = 0;
 Nodemask g_applied;
 
@@ -132,6 +139,9 @@ void on_frame(WireClient& c, const testing::Frame& f) {
     using proto::MsgType;
     if (f.type() == MsgType::Rebind) {
         auto r = f.as<proto::Rebind>();
+        if (g_report)
+            std::printf("recv %llu %lld\n", static_cast<unsigned long long>(r.generation),
+                        static_cast<long long>(now_ns()));
         auto t0 = std::chrono::steady_clock::now();
         proto::RebindDone done;
         done.generation = r.generation;
@@ -148,6 +158,9 @@ void on_frame(WireClient& c, const testing::Frame& f) {
         g_generation = r.generation;
         g_applied = r.mems;
         c.send(MsgType::RebindDone, done);
+        if (g_report)
+            std::printf("done %llu %lld\n", static_cast<unsigned long long>(r.generation),
+                        static_cast<long long>(now_ns()));
     } else if (f.type() == MsgType::DumpRecords) {
         auto d = f.as<proto::DumpRecords>();
         Nodemask now = mems_allowed();
@@ -184,8 +197,14 @@ int main(int argc, char** argv) {
     }
     std::string socket = argv[1];
     unsigned extra = 0;
-    for (int i = 2; i + 1 < argc; i += 2) {
+    for (int i = 2; i < argc; i += 2) {
         std::string opt = argv[i];
+        if (opt == "--report") {
+            g_report = true;
+            --i;
+            continue;
+        }
+        if (i + 1 >= argc) return 2;
         if (opt == "--semantics") {
             if (!parse_semantics(argv[i + 1], g_semantics)) return 2;
             g_semantics_from_env = true;

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+// nk-bench-vm: the daemon's figures of `tools/bench vm`, all from one guest
+// run (issue 5). Prints `NAME VALUE UNIT` lines:
+//   vm.bare_mbind_100x1000_ms  100 x 1,000 mbind calls in a plain loop
+//   vm.rebind_100x1000_ms      write to cpuset.mems -> all 100 processes
+//                              (1,000 distinct non-adjacent ranges each)
+//                              have answered (median of the writes)
+//   vm.rebind_vs_bare          the first over the second
+//   vm.kernel_write_ms         the write(2) to cpuset.mems itself (median)
+//   vm.event_to_command_ms     write returned -> first process received its
+//                              command (median)
+//   vm.daemon_idle_cpu_pct     numakeepd's CPU over 10 s with 1,000 idle
+//                              registered processes
+// The processes are nk-test-agent, which plays the agent itself (until the
+// real libnumakeep.so is measured here) and prints when each command
+// arrived and when it answered, on CLOCK_MONOTONIC.
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "guest.hpp"
+#include "vm_harness.hpp"
+
+using namespace numakeep;
+using namespace numakeep::guest;
+using namespace numakeep::vmtest;
+
+namespace {
+
+int kProcesses = 100;  // NK_BENCH_PROCESSES overrides, for a quick look
+constexpr unsigned kRanges = 1000;
+int kWrites = 6;
+constexpr int kIdleProcesses = 1000;
+
+std::int64_t now_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// 1,000 one-page ranges with a gap between each, re-issued 100 times.
+double bare_mbind_ms() {
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    Mapping m(page * 2 * kRanges);
+    auto* base = static_cast<char*>(m.data());
+    const Nodemask sets[] = {Nodemask::range(0, 1), Nodemask::range(0, 3)};
+    for (unsigned i = 0; i < kRanges; ++i)
+        if (sys_mbind(base + 2 * i * page, page, 3, sets[1]) != 0) die("mbind");
+    std::int64_t t0 = now_ns();
+    for (int round = 0; round < kProcesses; ++round)
+        for (unsigned i = 0; i < kRanges; ++i)
+            sys_mbind(base + 2 * i * page, page, i % 2 ? 2 : 3, sets[round % 2]);
+    return static_cast<double>(now_ns() - t0) / 1e6;
+}
+
+struct Times {
+    std::int64_t first_recv = 0;
+    std::int64_t last_done = 0;
+    int done = 0;
+};
+
+// Reads every "recv G T" / "done G T" line the agents printed so far.
+void drain(const std::vector<std::unique_ptr<Agent>>& agents, std::uint64_t after, Times& t) {
+    for (const auto& a : agents) {
+        for (;;) {
+            pollfd p{a->output_fd(), POLLIN, 0};
+            if (::poll(&p, 1, 0) <= 0) break;
+            std::string l = a->line();
+            unsigned long long gen = 0;
+            long long ns = 0;
+            char what[8] = {};
+            if (std::sscanf(l.c_str(), "%7s %llu %lld", what, &gen, &ns) != 3 || gen <= after)
+                continue;
+            if (std::string(what) == "recv" && (t.first_recv == 0 || ns < t.first_recv))
+                t.first_recv = ns;
+            if (std::string(what) == "done") {
+                ++t.done;
+                t.last_done = std::max<std::int64_t>(t.last_done, ns);
+            }
+        }
+    }
+}
+
+std::uint64_t max_generation() {
+    std::uint64_t g = 0;
+    for (const auto& [pid, e] : list_processes()) g = std::max(g, e.generation_current);
+    return g;
+}
+
+bool all_current(std::size_t n) {
+    auto procs = list_processes();
+    if (procs.size() < n) return false;
+    for (const auto& [pid, e] : procs)
+        if (e.rebind_pending) return false;
+    return true;
+}
+
+long cpu_ticks(pid_t pid) {
+    auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!text) return -1;
+    auto close = text->rfind(')');
+    unsigned long utime = 0, stime = 0;
+    // Fields 14 and 15 after the comm: skip state and 10 fields.
+    if (std::sscanf(text->c_str() + close + 2,
+                    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+        return -1;
+    return static_cast<long>(utime + stime);
+}
+
+// A child that registers with nothing recorded and waits.
+pid_t idle_client() {
+    pid_t pid = ::fork();
+    if (pid != 0) return pid;
+    WireClient c(kSocket);
+    proto::Hello h;
+    h.pid = ::getpid();
+    h.start_time = testing::self_start_time();
+    h.mems = mems_allowed();
+    c.send(proto::MsgType::Hello, h);
+    c.recv(30000);
+    for (;;) ::pause();
+}
+
+}  // namespace
+
+int main() {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    ::signal(SIGPIPE, SIG_IGN);
+    if (const char* n = std::getenv("NK_BENCH_PROCESSES")) kProcesses = std::atoi(n);
+    if (const char* n = std::getenv("NK_BENCH_WRITES")) kWrites = std::atoi(n);
+    const char* level = std::getenv("NK_BENCH_LOG_LEVEL");
+    if (FILE* f = std::fopen(kConfig, "w")) {
+        std::fprintf(f, "log_level = %s\n", level ? level : "warn");
+        std::fclose(f);
+    }
+    double bare = bare_mbind_ms();
+    std::printf("vm.bare_mbind_100x1000_ms %.1f ms\n", bare);
+
+    Daemon d;
+    d.start();
+    Cgroup cg("nk-bench", Nodemask::range(0, 3));
+    if (int err = move_pid(cg.path()); err) die("move driver", err);
+    std::vector<std::unique_ptr<Agent>> agents;
+    for (int i = 0; i < kProcesses; ++i)
+        agents.push_back(std::make_unique<Agent>("", kRanges, true));
+    if (int err = move_pid(kCgroupRoot); err) die("move driver back", err);
+    if (!wait_until([] { return all_current(kProcesses); }, std::chrono::milliseconds(60000)))
+        die("the agents did not register", ETIMEDOUT);
+    Times ignored;
+    drain(agents, 0, ignored);
+
+    std::vector<double> rebind, write_ms, to_command;
+    for (int w = 0; w < kWrites; ++w) {
+        std::uint64_t before = max_generation();
+        Nodemask mems = w % 2 ? Nodemask::range(0, 3) : Nodemask::range(0, 1);
+        std::int64_t t0 = now_ns();
+        cg.set_mems(mems);
+        std::int64_t t1 = now_ns();
+        Times t;
+        bool ok = wait_until(
+            [&] {
+                drain(agents, before, t);
+                return t.done >= kProcesses && all_current(kProcesses);
+            },
+            std::chrono::milliseconds(60000));
+        if (!ok) die("the agents did not all answer", ETIMEDOUT);
+        rebind.push_back(static_cast<double>(t.last_done - t0) / 1e6);
+        write_ms.push_back(static_cast<double>(t1 - t0) / 1e6);
+        to_command.push_back(static_cast<double>(t.first_recv - t1) / 1e6);
+        std::fprintf(stderr,
+                     "write %d (%s): rebind %.1f ms, write %.2f ms, to first command %.2f ms\n", w,
+                     mems.to_string().c_str(), rebind.back(), write_ms.back(), to_command.back());
+    }
+    double r = median(rebind);
+    std::printf("vm.rebind_100x1000_ms %.1f ms\n", r);
+    std::printf("vm.rebind_vs_bare %.2f ratio\n", r / bare);
+    std::printf("vm.kernel_write_ms %.2f ms\n", median(write_ms));
+    std::printf("vm.event_to_command_ms %.2f ms\n", median(to_command));
+    agents.clear();
+
+    std::vector<pid_t> idle;
+    for (int i = 0; i < kIdleProcesses; ++i) idle.push_back(idle_client());
+    if (!wait_until([] { return list_processes().size() >= kIdleProcesses; },
+                    std::chrono::milliseconds(120000)))
+        die("the idle processes did not register", ETIMEDOUT);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    long c0 = cpu_ticks(d.pid());
+    std::int64_t t0 = now_ns();
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    long c1 = cpu_ticks(d.pid());
+    double secs = static_cast<double>(now_ns() - t0) / 1e9;
+    double pct =
+        100.0 * static_cast<double>(c1 - c0) / static_cast<double>(::sysconf(_SC_CLK_TCK)) / secs;
+    std::printf("vm.daemon_idle_cpu_pct %.2f %%\n", pct);
+    for (pid_t p : idle) ::kill(p, SIGKILL);
+    for (pid_t p : idle) ::waitpid(p, nullptr, 0);
+    return 0;
+}
