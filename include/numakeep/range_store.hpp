@@ -70,7 +70,7 @@ class RangeStore {
     RangeStore(const RangeStore&) = delete;
     RangeStore& operator=(const RangeStore&) = delete;
     ~RangeStore() {
-        clear();
+        tree_.clear();
         tree_.release_memory();
     }
 
@@ -281,10 +281,11 @@ class RangeStore {
         if (open) emit(run_start, run_end, static_cast<const Request&>(run));
     }
 
-    // Forgets everything; keeps the tree's nodes for reuse.
+    // Forgets everything; keeps the memory, so what reserve() paid for
+    // still holds.
     void clear() {
         tree_.clear();
-        requests_.clear();
+        requests_.reset();
     }
 
     // Heap bytes the store holds (nodes, free ones included, and requests).

@@ -90,6 +90,14 @@ class RequestTable {
         return chunks_ * sizeof(Chunk) + dir_cap_ * sizeof(Chunk*) + index_cap_ * sizeof(Id);
     }
 
+    // Forgets every request, keeping the memory (and what reserve() paid for).
+    void reset() {
+        if (index_) std::memset(index_, 0, index_cap_ * sizeof(Id));
+        live_ = total_refs_ = 0;
+        fresh_ = 0;
+        free_head_ = last_ = kNoId;
+    }
+    // Forgets every request and gives the memory back.
     void clear() {
         for (std::size_t i = 0; i < chunks_; ++i) hooks_.put(dir_[i], sizeof(Chunk));
         hooks_.put(dir_, dir_cap_ * sizeof(Chunk*));

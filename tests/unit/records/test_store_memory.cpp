@@ -228,3 +228,22 @@ TEST_CASE("heap per range: at most 64 bytes however the ranges came and went") {
     CHECK(s.size() > 50000);
     CHECK(static_cast<double>(s.heap_bytes_in_use()) / static_cast<double>(s.size()) <= 64.0);
 }
+
+TEST_CASE("clear() keeps the memory, and what reserve() paid for") {
+    CountingHeap heap;
+    auto recs = sample_records(8);
+    RangeStore s(heap.hooks());
+    for (std::uint64_t i = 0; i < 5000; ++i)
+        REQUIRE(s.set(i * 2 * kPage, (i * 2 + 1) * kPage, recs[i % 8]));
+    REQUIRE(s.reserve(16));
+    std::size_t bytes = heap.live_bytes, allocations = heap.allocations;
+    s.clear();
+    CHECK(s.empty());
+    CHECK(s.requests() == 0);
+    CHECK(heap.live_bytes == bytes);
+    for (std::uint64_t i = 0; i < 8; ++i)  // 8 sets of new requests: 16 insertions
+        REQUIRE(s.set(i * 2 * kPage, (i * 2 + 1) * kPage, recs[i]));
+    CHECK(heap.allocations == allocations);
+    CHECK(s.requests() == 8);
+    CHECK(s.check() == nullptr);
+}
