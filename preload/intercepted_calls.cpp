@@ -85,7 +85,7 @@ long on_mbind(Via via, void* start, unsigned long len, int mode, const unsigned 
     bool remember = false;
     {
         RecordLock lock;
-        state().store->reserve(state().store->size() + 2);
+        state().store->reserve(RangeStore::kSetCost);
         r = call();
         err = errno;
         // MPOL_MF_STRICT's EIO comes after the policy was installed
@@ -211,7 +211,7 @@ void* on_mremap(Via via, void* old, std::size_t old_len, std::size_t new_len, in
     ensure_init();
     ReentrancyGuard guard;
     RecordLock lock;
-    state().store->reserve(state().store->size() + 4);
+    state().store->reserve(state().store->move_cost(addr_of(old), old_len, new_len));
     void* r = call();
     int err = errno;
     if (r != MAP_FAILED) {
