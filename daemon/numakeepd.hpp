@@ -80,6 +80,7 @@ class Numakeepd {
     std::unique_ptr<SignalSource> signals_;
     std::int64_t pending_event_ms_ = 0;  // watcher event not yet answered by a command
     std::string last_status_;
+    unsigned reconcile_round_ = 0;
 
     struct PendingShow {
         ConnId cli = 0;
