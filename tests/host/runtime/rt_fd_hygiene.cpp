@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
     unlink(path);
     for (int fd = 3; fd < 1024; ++fd)
         if (!spared(fd) && fd != file) dup2(file, fd);
+    // Leave the agent a little room below the top (RLIMIT_NOFILE may be
+    // 1024): numbers 100-109 free again, every other one the program's file.
+    for (int fd = 100; fd < 110; ++fd)
+        if (!spared(fd) && fd != file) close(fd);
     if (h.preloaded()) {
         proto::RebindDone done{};
         d.rebind(3, mems_allowed(), done);
