@@ -246,6 +246,12 @@ ConnectResult try_connect() {
         g_conn.release();
         return ConnectResult::Retry;
     }
+    {
+        // Re-read on every connection: the mems may have changed while no
+        // daemon could tell us.
+        RecordLock lock;
+        refresh_request_mems();
+    }
     Config& cfg = mutable_config();
     if (!cfg.semantics_from_env && welcome.default_semantics <= 3)
         cfg.semantics = static_cast<Semantics>(welcome.default_semantics);

@@ -95,7 +95,7 @@ long on_mbind(Via via, void* start, unsigned long len, int mode, const unsigned 
             // Read only now: the kernel found the mask readable.
             Recorded rec;
             remember = request_from_call(mode, nodemask, maxnode, rec.request);
-            rec.mems_at_request = current_mems();
+            rec.mems_at_request = request_mems();
             apply_mbind(*state().store, addr_of(start), len, remember, rec);
             if (remember) note_tracked(addr_of(start), addr_of(start) + page_round_up(len));
         }
@@ -124,7 +124,7 @@ long on_set_mempolicy(Via via, int mode, const unsigned long* nodemask, unsigned
         if (r == 0) {
             Recorded rec;
             remember = request_from_call(mode, nodemask, maxnode, rec.request);
-            rec.mems_at_request = current_mems();
+            rec.mems_at_request = request_mems();
             if (ThreadRecord* tr = own_thread_record(remember)) {
                 tr->has_policy = remember;
                 tr->rec = rec;

@@ -125,6 +125,7 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     st.generation_applied = msg.generation;
     st.mems_applied = msg.mems;
     st.mems_applied_known = true;
+    refresh_request_mems(&msg.mems);
     done.duration_ns = now_ns() - t0;
     return done;
 }

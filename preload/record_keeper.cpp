@@ -158,6 +158,24 @@ Nodemask current_mems() {
     return m;
 }
 
+namespace {
+Nodemask g_request_mems;
+bool g_request_mems_valid = false;
+}  // namespace
+
+const Nodemask& request_mems() {
+    if (!g_request_mems_valid) {
+        g_request_mems = current_mems();
+        g_request_mems_valid = true;
+    }
+    return g_request_mems;
+}
+
+void refresh_request_mems(const Nodemask* known) {
+    g_request_mems_valid = known != nullptr;
+    if (known) g_request_mems = *known;
+}
+
 pid_t own_tid() {
     return static_cast<pid_t>(raw(SYS_gettid));
 }

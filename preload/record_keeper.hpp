@@ -112,6 +112,17 @@ void keep_only_own_thread_record();
 // Mems_allowed of the calling task now (get_mempolicy MPOL_F_MEMS_ALLOWED).
 Nodemask current_mems();
 
+// M0 of a new request (record lock held). The mems change only when the
+// cpuset does, and the daemon tells the agent each time (Rebind): the value
+// is read once, then kept per generation: refreshed by every Rebind and on
+// every (re)connection. A call made between a cpuset write and its Rebind
+// records the mems the runtime knew; the Rebind then maps it from those,
+// as if the call had come just before the write. Saves a system call on
+// every mbind.
+const Nodemask& request_mems();
+// Forgets the kept value (lock held): the next request reads the kernel's.
+void refresh_request_mems(const Nodemask* known = nullptr);
+
 // The calling thread's id (gettid without libc).
 pid_t own_tid();
 
