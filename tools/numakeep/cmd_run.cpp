@@ -72,9 +72,10 @@ int cmd_run(int argc, char** argv) {
                 return 0;
             case kSemanticsOption: {
                 Semantics s;
-                if (!parse_semantics(optarg, s))
+                std::string_view value = optarg ? optarg : "";
+                if (!parse_semantics(value, s))
                     throw CliError(ExitCode::Usage,
-                                   "run: unknown semantics \"" + std::string(optarg) + "\"",
+                                   "run: unknown semantics \"" + std::string(value) + "\"",
                                    "use intent, static, relative or kernel");
                 semantics = optarg;
                 break;

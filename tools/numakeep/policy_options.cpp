@@ -33,17 +33,17 @@ NodeListResult parse_node_list(std::string_view text, const Nodemask& allowed) {
 void apply_policy_option(TaskPolicy& policy, char opt, std::string_view arg,
                          const Nodemask& allowed, std::vector<std::string>& warnings) {
     struct OptionInfo {
-        char letter;
         const char* name;
         Mode mode;
+        char letter;
     };
     static constexpr OptionInfo kOptions[] = {
-        {'i', "--interleave", Mode::Interleave},
-        {'m', "--membind", Mode::Bind},
-        {'p', "--preferred", Mode::Preferred},
-        {'P', "--preferred-many", Mode::PreferredMany},
-        {'w', "--weighted-interleave", Mode::WeightedInterleave},
-        {'l', "--localalloc", Mode::Local},
+        {"--interleave", Mode::Interleave, 'i'},
+        {"--membind", Mode::Bind, 'm'},
+        {"--preferred", Mode::Preferred, 'p'},
+        {"--preferred-many", Mode::PreferredMany, 'P'},
+        {"--weighted-interleave", Mode::WeightedInterleave, 'w'},
+        {"--localalloc", Mode::Local, 'l'},
     };
     const OptionInfo* info = nullptr;
     for (const auto& o : kOptions)
