@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -161,7 +162,19 @@ void Server::on_readable(ConnId id) {
     for (int round = 0; round < 16; ++round) {
         Connection* c = find(id);
         if (!c) return;
-        ssize_t n = ::read(c->fd.get(), buf, sizeof buf);
+        // recvmsg with no room for ancillary data: descriptors a peer passes
+        // (SCM_RIGHTS) are never installed here, and the kernel flags them
+        // with MSG_CTRUNC (scm_detach_fds), so the peer can be dropped.
+        iovec iov{buf, sizeof buf};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        ssize_t n = ::recvmsg(c->fd.get(), &msg, MSG_CMSG_CLOEXEC);
+        if (n >= 0 && (msg.msg_flags & MSG_CTRUNC)) {
+            ++dropped_;
+            drop(id, "passed file descriptors, which the protocol never does");
+            return;
+        }
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
