@@ -35,6 +35,11 @@ constexpr int kIdleCheckMs = 10000;  // re-verify our descriptor now and then
 constexpr std::size_t kAgentStack = 256 * 1024;
 
 std::atomic<bool> g_started{false};
+// Set at the end of our constructor. Before it, requests are recorded but
+// the agent waits: libnuma's constructor probes set_mempolicy(
+// MPOL_PREFERRED_MANY) and restores the old policy at once, and a program
+// that never asks for anything must not get a thread for that probe.
+std::atomic<bool> g_may_start{false};
 std::atomic<bool> g_start_failed{false};
 
 // A descriptor of ours and the identity it had when we opened it.
@@ -359,14 +364,21 @@ void* agent_main(void*) {
 }
 
 bool has_records() {
+    if (!state().active.load(std::memory_order_relaxed)) return false;
     RecordLock lock;
     return !state().store->empty() || thread_policy_count() > 0;
 }
 
 }  // namespace
 
+void agent_allow_start() {
+    g_may_start.store(true, std::memory_order_release);
+}
+
 void agent_start_if_needed() {
-    if (g_started.load(std::memory_order_acquire) || g_start_failed.load(std::memory_order_relaxed))
+    if (g_started.load(std::memory_order_acquire) ||
+        g_start_failed.load(std::memory_order_relaxed) ||
+        !g_may_start.load(std::memory_order_acquire))
         return;
     if (!has_records()) return;
     bool expected = false;

@@ -14,8 +14,11 @@
 
 namespace numakeep::preload {
 
-// Starts the agent if it is not running and there is something to keep.
+// Starts the agent if it is not running and there is something to keep,
+// once agent_allow_start() has been called (by our constructor: what
+// libraries' constructors ask for before it is judged only then).
 void agent_start_if_needed();
+void agent_allow_start();
 
 // fork's child: drops the inherited connection (the parent's agent thread
 // does not exist here) and starts a fresh agent when there are records; it

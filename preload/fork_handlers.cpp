@@ -18,6 +18,9 @@ thread_local bool t_fork_locked __attribute__((tls_model("initial-exec"))) = fal
 void prepare() {
     RuntimeState& st = state();
     t_fork_locked = false;
+    // Nothing was ever recorded or locked: nothing to protect, and nothing
+    // written (the common case: programs that never ask for a policy).
+    if (!st.active.load(std::memory_order_seq_cst)) return;
     if (st.lock_owner.load(std::memory_order_relaxed) == pthread_self()) return;
     pthread_mutex_lock(&st.lock);
     st.lock_owner.store(pthread_self(), std::memory_order_relaxed);
@@ -32,9 +35,14 @@ void parent() {
 }
 
 void child() {
+    RuntimeState& st = state();
+    if (!st.active.load(std::memory_order_relaxed)) return;
     ReentrancyGuard guard;
     ErrnoKeeper keep_errno;
-    RuntimeState& st = state();
+    // prepare found the runtime idle but another thread started using it
+    // before the fork: whatever it was doing may be half done.
+    if (!t_fork_locked && st.lock_owner.load(std::memory_order_relaxed) != pthread_self())
+        records_restart_in_child();
     // Re-created, not unlocked: its owner was the parent's thread.
     pthread_mutex_init(&st.lock, nullptr);
     st.lock_owner.store(0, std::memory_order_relaxed);

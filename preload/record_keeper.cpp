@@ -85,6 +85,13 @@ void records_init() {
     g_thread_key_ok = pthread_key_create(&g_thread_key, on_thread_exit) == 0;
 }
 
+void records_restart_in_child() {
+    g_state.store = new (g_store_storage) RangeStore;
+    g_state.store_empty.store(true, std::memory_order_relaxed);
+    g_state.tracked_lo.store(~std::uint64_t{0}, std::memory_order_relaxed);
+    g_state.tracked_hi.store(0, std::memory_order_relaxed);
+}
+
 void note_tracked(std::uint64_t start, std::uint64_t end) {
     g_state.store_empty.store(false, std::memory_order_relaxed);
     if (start < g_state.tracked_lo.load(std::memory_order_relaxed))

@@ -51,7 +51,11 @@ struct ThreadRecord {
 struct RuntimeState {
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     std::atomic<pthread_t> lock_owner{0};  // fork's prepare handler reads it
-    RangeStore* store = nullptr;           // placement-new'd by init, never destroyed
+    // Set before the lock is first taken and never cleared: until then
+    // there is nothing to keep and fork's handlers touch nothing (each page
+    // they write costs every fork a copy-on-write fault).
+    std::atomic<bool> active{false};
+    RangeStore* store = nullptr;  // placement-new'd by init, never destroyed
     ThreadRecord* threads = nullptr;
     ThreadRecord* free_threads = nullptr;
     // What the agent last applied: the daemon's generation and mems.
@@ -74,6 +78,8 @@ void records_init();
 class RecordLock {
   public:
     RecordLock() {
+        if (!state().active.load(std::memory_order_relaxed))
+            state().active.store(true, std::memory_order_seq_cst);
         pthread_mutex_lock(&state().lock);
         state().lock_owner.store(pthread_self(), std::memory_order_relaxed);
     }
@@ -108,6 +114,11 @@ extern constinit thread_local ThreadRecord* t_thread_record
 
 // Forgets every thread record but the calling thread's (fork's child).
 void keep_only_own_thread_record();
+
+// fork's child when the fork raced with the first use of the lock: the
+// store may be half-updated, start a fresh one (the old one's memory is
+// left alone).
+void records_restart_in_child();
 
 // Mems_allowed of the calling task now (get_mempolicy MPOL_F_MEMS_ALLOWED).
 Nodemask current_mems();

@@ -92,6 +92,7 @@ __attribute__((constructor)) void numakeep_constructor() {
     ensure_init();
     ReentrancyGuard guard;
     ErrnoKeeper keep_errno;
+    agent_allow_start();
     agent_start_if_needed();
 }
 
