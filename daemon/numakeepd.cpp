@@ -312,6 +312,10 @@ bool Numakeepd::on_rebind_done(Connection& c, const proto::RebindDone& done) {
     }
     p->last = done;
     p->last_rebind_unix_ms = unix_ms();
+    // What the process holds now: every record was re-bound or verified,
+    // except the dropped ones.
+    p->ranges = done.ranges_rebound + done.ranges_checked;
+    p->threads = done.threads_rebound;
     ++counters_.rebinds;
     counters_.ranges_rebound += done.ranges_rebound;
     counters_.ranges_dropped += done.ranges_dropped;

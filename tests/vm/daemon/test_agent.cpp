@@ -14,6 +14,7 @@
 // It prints "ready" once welcomed.
 //
 //   nk-test-agent SOCKET [--semantics intent|static|relative] [--ranges N] [--report]
+#include <numaif.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -49,7 +50,11 @@ Request g_task;
 Nodemask g_m0;
 Semantics g_semantics = Semantics::Intent;
 bool g_semantics_from_env = false;
-bool g_report = false;  // --report: print "recv GEN NS" / "done GEN NS" per Rebind
+bool g_report = false;
+// --preload: the requests go through libnuma's mbind/set_mempolicy (which
+// libnumakeep.so interposes) and the real agent of libnumakeep.so does the
+// rebinds; this program only answers "check".
+bool g_preload = false;  // --report: print "recv GEN NS" / "done GEN NS" per Rebind
 
 std::int64_t now_ns() {
     timespec ts{};
@@ -64,6 +69,18 @@ Request make(Mode m, Nodemask nodes) {
     r.mode = m;
     r.nodes = nodes;
     return r;
+}
+
+// The program's own requests: through libnuma's wrappers under --preload,
+// so that libnumakeep.so records them; raw syscalls otherwise.
+long request_mbind(void* addr, std::size_t len, int mode, const Nodemask& nodes) {
+    if (g_preload)
+        return ::mbind(addr, len, mode, nodes.kernel_data(), Nodemask::kKernelMaxnode, 0);
+    return sys_mbind(addr, len, mode, nodes);
+}
+long request_set_mempolicy(int mode, const Nodemask& nodes) {
+    if (g_preload) return ::set_mempolicy(mode, nodes.kernel_data(), Nodemask::kKernelMaxnode);
+    return sys_set_mempolicy(mode, nodes);
 }
 
 unsigned apply(const Nodemask& mems, bool move, unsigned& errors, int& first_errno) {
@@ -199,8 +216,8 @@ int main(int argc, char** argv) {
     unsigned extra = 0;
     for (int i = 2; i < argc; i += 2) {
         std::string opt = argv[i];
-        if (opt == "--report") {
-            g_report = true;
+        if (opt == "--report" || opt == "--preload") {
+            (opt == "--report" ? g_report : g_preload) = true;
             --i;
             continue;
         }
@@ -237,10 +254,30 @@ int main(int argc, char** argv) {
     }
     // The requests, made under M0 as a program would.
     for (auto& t : g_ranges)
-        if (sys_mbind(t.addr, t.len, static_cast<int>(t.req.mode), t.req.nodes) != 0)
+        if (request_mbind(t.addr, t.len, static_cast<int>(t.req.mode), t.req.nodes) != 0)
             die("mbind of a request");
     g_task = make(Mode::Interleave, Nodemask::range(0, 3));
-    if (sys_set_mempolicy(static_cast<int>(g_task.mode), g_task.nodes) != 0) die("set_mempolicy");
+    if (request_set_mempolicy(static_cast<int>(g_task.mode), g_task.nodes) != 0)
+        die("set_mempolicy");
+    if (g_preload) {
+        if (const char* env = std::getenv("NUMAKEEP_SEMANTICS")) parse_semantics(env, g_semantics);
+        std::printf("ready\n");
+        std::string in;
+        char buf[256];
+        for (;;) {
+            ssize_t n = ::read(0, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;  // the runtime's thread rebind signal
+            if (n <= 0) return 0;
+            in.append(buf, static_cast<std::size_t>(n));
+            std::size_t nl;
+            while ((nl = in.find('\n')) != std::string::npos) {
+                std::string cmd = in.substr(0, nl);
+                in.erase(0, nl + 1);
+                if (cmd == "check") std::printf("%s\n", check().c_str());
+                if (cmd == "quit") return 0;
+            }
+        }
+    }
 
     WireClient c;
     while (!hello(c, socket)) std::this_thread::sleep_for(std::chrono::milliseconds(50));

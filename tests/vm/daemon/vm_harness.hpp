@@ -55,11 +55,27 @@ class Daemon {
     pid_t pid_ = -1;
 };
 
+inline std::map<int, proto::ProcEntry> list_processes() {
+    std::map<int, proto::ProcEntry> out;
+    WireClient cli(kSocket);
+    if (!cli.connected() || !cli.send(proto::MsgType::QueryList, proto::Empty{})) return out;
+    for (;;) {
+        auto f = cli.recv(2000);
+        if (!f || f->type() != proto::MsgType::ProcEntry) return out;
+        auto e = f->as<proto::ProcEntry>();
+        out[e.pid] = e;
+    }
+}
+
 // One nk-test-agent with a pipe each way.
 class Agent {
   public:
+    // NK_AGENT=preload in the environment: the program runs under the real
+    // libnumakeep.so ($NUMAKEEP_PRELOAD) and its agent does the rebinds.
     explicit Agent(const std::string& semantics = "", unsigned extra_ranges = 0,
                    bool report = false) {
+        const char* kind = std::getenv("NK_AGENT");
+        bool preload = kind && std::string(kind) == "preload";
         int to[2], from[2];
         if (::pipe(to) != 0 || ::pipe(from) != 0) die("pipe");
         pid_ = ::fork();
@@ -76,6 +92,14 @@ class Agent {
                 argv[n++] = semantics.c_str();
             }
             if (report) argv[n++] = "--report";
+            if (preload) {
+                argv[n++] = "--preload";
+                const char* lib = std::getenv("NUMAKEEP_PRELOAD");
+                ::setenv("LD_PRELOAD", lib ? lib : "/usr/local/lib/numakeep/libnumakeep.so", 1);
+                ::setenv("NUMAKEEP_SOCKET", kSocket, 1);
+                ::setenv("NUMAKEEP_DEBUG", "1", 1);
+                if (!semantics.empty()) ::setenv("NUMAKEEP_SEMANTICS", semantics.c_str(), 1);
+            }
             argv[n] = nullptr;
             ::execvp("nk-test-agent", const_cast<char* const*>(argv));
             ::_exit(127);
@@ -85,6 +109,17 @@ class Agent {
         to_ = to[1];
         from_ = ::fdopen(from[0], "r");
         if (line() != "ready") die("nk-test-agent did not start", EIO);
+        if (preload) {
+            // Registered by its agent, with every request recorded.
+            bool up = wait_until(
+                [&] {
+                    auto procs = list_processes();
+                    auto it = procs.find(pid_);
+                    return it != procs.end() && !it->second.rebind_pending;
+                },
+                std::chrono::milliseconds(10000));
+            if (!up) die("the agent of libnumakeep.so did not register", ETIMEDOUT);
+        }
     }
     ~Agent() {
         ::kill(pid_, SIGCONT);
@@ -116,17 +151,5 @@ class Agent {
     int to_ = -1;
     FILE* from_ = nullptr;
 };
-
-inline std::map<int, proto::ProcEntry> list_processes() {
-    std::map<int, proto::ProcEntry> out;
-    WireClient cli(kSocket);
-    if (!cli.connected() || !cli.send(proto::MsgType::QueryList, proto::Empty{})) return out;
-    for (;;) {
-        auto f = cli.recv(2000);
-        if (!f || f->type() != proto::MsgType::ProcEntry) return out;
-        auto e = f->as<proto::ProcEntry>();
-        out[e.pid] = e;
-    }
-}
 
 }  // namespace numakeep::vmtest

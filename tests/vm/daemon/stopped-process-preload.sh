@@ -1,0 +1,4 @@
+#!/bin/sh
+# vm case stopped-process with programs under the real libnumakeep.so (its agent
+# does the rebinds): see tests/vm/daemon/daemon_vm.cpp.
+NK_AGENT=preload exec nk-daemon-vm stopped-process
