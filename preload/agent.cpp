@@ -393,7 +393,15 @@ void agent_start_if_needed() {
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, kAgentStack);
     pthread_t thread;
+#ifdef NUMAKEEP_PRELOAD_SANITIZED
+    // Through the global definition, i.e. the sanitizer's interceptor
+    // (preloaded ahead of us), which must know every thread; it comes back
+    // to our shim, which forwards (the guard is held).
+    ReentrancyGuard guard;
+    int r = ::pthread_create(&thread, &attr, agent_main, nullptr);
+#else
     int r = real::pthread_create(&thread, &attr, agent_main, nullptr);
+#endif
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (r != 0) {
@@ -410,6 +418,9 @@ void agent_after_fork_child() {
     g_watch.release();
     g_started.store(false);
     g_start_failed.store(false);
+}
+
+void agent_start_in_child() {
     agent_start_if_needed();
 }
 

@@ -20,9 +20,14 @@ namespace numakeep::preload {
 void agent_start_if_needed();
 void agent_allow_start();
 
-// fork's child: drops the inherited connection (the parent's agent thread
-// does not exist here) and starts a fresh agent when there are records; it
-// registers under the child's pid with the inherited generation.
+// fork's child, inside fork (atfork handler): drops the inherited
+// connection (the parent's agent thread does not exist here).
 void agent_after_fork_child();
+// fork's child, once fork() has returned into it (our fork shim): starts a
+// fresh agent when there are records; it registers under the child's pid
+// with the inherited generation. Not from the atfork handler: a thread
+// created inside fork races the C library's and sanitizers' own post-fork
+// bookkeeping.
+void agent_start_in_child();
 
 }  // namespace numakeep::preload

@@ -2,8 +2,9 @@
 // pthread_atfork discipline. prepare takes the record lock (so a fork waits
 // for a rebind in progress and the child never sees half an update);
 // parent releases it; child re-creates it, keeps only the forking thread's
-// record (the only thread that exists there) and starts its own agent,
-// which registers under the child's pid with the generation it inherited.
+// record (the only thread that exists there) and drops the connection;
+// the fork shim then starts the child's own agent, which registers under
+// the child's pid with the generation it inherited.
 //
 // vfork and posix_spawn run no fork handlers: their child shares our memory
 // until it execs, calls nothing of ours before that, and the program it

@@ -340,6 +340,16 @@ void* thread_trampoline(void* p) {
 
 }  // namespace
 
+pid_t on_fork() {
+    pid_t r = real::fork();
+    if (r == 0 && !ReentrancyGuard::active()) {
+        ErrnoKeeper keep;
+        ReentrancyGuard guard;
+        agent_start_in_child();
+    }
+    return r;
+}
+
 int on_pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*),
                       void* arg) {
     ThreadRecord* own = t_thread_record;

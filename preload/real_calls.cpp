@@ -21,6 +21,7 @@ using MremapFn = void* (*)(void*, std::size_t, std::size_t, int, ...);
 using MmapFn = void* (*)(void*, std::size_t, int, int, int, off_t);
 using ShmdtFn = int (*)(const void*);
 using SyscallFn = long (*)(long, ...);
+using ForkFn = pid_t (*)();
 using PthreadCreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 
 // Written once by resolve() (under pthread_once), read by every thread.
@@ -35,6 +36,7 @@ std::atomic<MmapFn> g_mmap64{nullptr};
 std::atomic<ShmdtFn> g_shmdt{nullptr};
 std::atomic<SyscallFn> g_syscall{nullptr};
 std::atomic<PthreadCreateFn> g_pthread_create{nullptr};
+std::atomic<ForkFn> g_fork{nullptr};
 
 template <typename Fn>
 void lookup(std::atomic<Fn>& slot, const char* name) {
@@ -64,6 +66,17 @@ void resolve() {
     lookup(g_shmdt, "shmdt");
     lookup(g_syscall, "syscall");
     lookup(g_pthread_create, "pthread_create");
+    lookup(g_fork, "fork");
+}
+
+pid_t fork() {
+    auto next = get(g_fork);
+    if (!next) next = reinterpret_cast<ForkFn>(dlsym(RTLD_NEXT, "fork"));
+    if (!next) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return next();
 }
 
 long mbind(void* start, unsigned long len, int mode, const unsigned long* nodemask,

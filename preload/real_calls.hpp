@@ -34,6 +34,7 @@ void* mmap64(void* addr, std::size_t len, int prot, int flags, int fd, off_t off
 int shmdt(const void* addr);
 // libc's syscall(): the number and six arguments, libc's convention.
 long syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+pid_t fork();
 int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*), void* arg);
 
 }  // namespace numakeep::preload::real

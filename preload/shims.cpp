@@ -96,6 +96,12 @@ NUMAKEEP_EXPORT long syscall(long nr, ...) {
     return np::on_syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 
+// fork's own discipline is in fork_handlers.cpp (pthread_atfork); this
+// shim only starts the child's agent once fork has returned.
+NUMAKEEP_EXPORT pid_t fork() {
+    return np::on_fork();
+}
+
 NUMAKEEP_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
                                    void* (*fn)(void*), void* arg) {
     return np::on_pthread_create(thread, attr, fn, arg);

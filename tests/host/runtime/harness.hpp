@@ -84,7 +84,12 @@ class Harness {
         if (!::mkdtemp(dir)) std::exit(1);
         std::string sock = std::string(dir) + "/numakeepd.sock";
         ::setenv("NUMAKEEP_SOCKET", sock.c_str(), 1);
-        ::setenv("LD_PRELOAD", lib, 1);
+        // A sanitized build needs the sanitizer runtime loaded first
+        // (tools/test-sanitizers names it).
+        std::string preload = lib;
+        if (const char* prefix = std::getenv("NUMAKEEP_TEST_PRELOAD_PREFIX"); prefix && *prefix)
+            preload = std::string(prefix) + ":" + preload;
+        ::setenv("LD_PRELOAD", preload.c_str(), 1);
         ::setenv("NUMAKEEP_TEST_REEXEC", "1", 1);
         ::setenv("NUMAKEEP_DEBUG", "1", 1);
         ::setenv("NUMAKEEP_DAEMON_UID", std::to_string(::getuid()).c_str(), 1);
