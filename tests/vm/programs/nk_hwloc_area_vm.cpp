@@ -22,8 +22,8 @@
 namespace {
 
 // hwloc.h: enum hwloc_membind_policy_t and hwloc_membind_flags_t.
-constexpr int kMembindBind = 2;          // HWLOC_MEMBIND_BIND
-constexpr int kMembindInterleave = 3;    // HWLOC_MEMBIND_INTERLEAVE
+constexpr int kMembindBind = 2;            // HWLOC_MEMBIND_BIND
+constexpr int kMembindInterleave = 3;      // HWLOC_MEMBIND_INTERLEAVE
 constexpr int kMembindByNodeset = 1 << 5;  // HWLOC_MEMBIND_BYNODESET
 
 using Topology = void*;

@@ -43,8 +43,8 @@ int main(int argc, char** argv) {
     std::printf("numa_alloc_interleaved 8 MiB: %s\n", interleaved ? "ok" : "failed");
     void* onnode = numa_alloc_onnode(4 * kMiB, 2);
     std::printf("numa_alloc_onnode 4 MiB node 2: %s\n", onnode ? "ok" : "failed");
-    void* tonode = mmap(nullptr, 4 * kMiB, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* tonode =
+        mmap(nullptr, 4 * kMiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (tonode == MAP_FAILED) tonode = nullptr;
     std::printf("mmap 4 MiB: %s\n", tonode ? "ok" : "failed");
     if (!interleaved || !onnode || !tonode) return 1;
