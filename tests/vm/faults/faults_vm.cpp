@@ -132,11 +132,14 @@ int agent_kill_leak(int kills) {
         }
         if (i == kills / 10) {  // after warm-up: allocator pools and caches settled
             wait_until([&] { return list_processes().empty(); }, std::chrono::milliseconds(5000));
+            // The daemon closes the query's own connection on its next turn.
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
             fds0 = daemon_fds(d.pid());
             rss0 = daemon_rss_kib(d.pid());
         }
     }
     wait_until([&] { return list_processes().empty(); }, std::chrono::milliseconds(5000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     long fds1 = daemon_fds(d.pid()), rss1 = daemon_rss_kib(d.pid());
     g_report.check(list_processes().empty(), "no killed program left registered");
     g_report.check(fds1 == fds0, "daemon descriptors flat over %d kills: %ld -> %ld", kills, fds0,
