@@ -23,12 +23,17 @@
 #include <pthread.h>
 #include <sys/shm.h>
 
+#include <alloca.h>
+
 #include <cstdarg>
 
+#include "exec_guard.hpp"
 #include "intercepted_calls.hpp"
 #include "record_ops.hpp"
 
 #define NUMAKEEP_EXPORT __attribute__((visibility("default")))
+
+extern char** environ;
 
 using numakeep::preload::Via;
 namespace np = numakeep::preload;
@@ -106,5 +111,65 @@ NUMAKEEP_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr
                                    void* (*fn)(void*), void* arg) {
     return np::on_pthread_create(thread, attr, fn, arg);
 }
+
+// The exec family: a rebind signal must not be in flight across an exec
+// (exec_guard.hpp). glibc's execv, execvp and execl* call execve and
+// execvpe internally, not through the PLT, so each has its own shim; the
+// argument decoding below is glibc's own (execv = execve with environ,
+// execl* collect their arguments into an argv).
+NUMAKEEP_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
+    return np::on_execve(path, argv, envp);
+}
+NUMAKEEP_EXPORT int execv(const char* path, char* const argv[]) {
+    return np::on_execve(path, argv, environ);
+}
+NUMAKEEP_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) {
+    return np::on_execvpe(file, argv, envp);
+}
+NUMAKEEP_EXPORT int execvp(const char* file, char* const argv[]) {
+    return np::on_execvpe(file, argv, environ);
+}
+NUMAKEEP_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
+    return np::on_fexecve(fd, argv, envp);
+}
+NUMAKEEP_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
+                             int flags) {
+    return np::on_execveat(dirfd, path, argv, envp, flags);
+}
+
+// execl, execlp, execle: the variadic argument list up to its NULL, copied
+// onto the stack (no allocation: exec may follow vfork).
+#define NUMAKEEP_COLLECT_ARGV(first, argv, envp_out)                            \
+    std::size_t argc = 1;                                                       \
+    {                                                                           \
+        va_list count;                                                          \
+        va_start(count, first);                                                 \
+        while (va_arg(count, const char*)) ++argc;                              \
+        va_end(count);                                                          \
+    }                                                                           \
+    auto** argv = static_cast<char**>(alloca((argc + 1) * sizeof(char*)));      \
+    argv[0] = const_cast<char*>(first);                                         \
+    {                                                                           \
+        va_list ap;                                                             \
+        va_start(ap, first);                                                    \
+        for (std::size_t i = 1; i <= argc; ++i) argv[i] = va_arg(ap, char*);    \
+        envp_out;                                                               \
+        va_end(ap);                                                             \
+    }
+
+NUMAKEEP_EXPORT int execl(const char* path, const char* arg, ...) {
+    NUMAKEEP_COLLECT_ARGV(arg, argv, (void)0)
+    return np::on_execve(path, argv, environ);
+}
+NUMAKEEP_EXPORT int execlp(const char* file, const char* arg, ...) {
+    NUMAKEEP_COLLECT_ARGV(arg, argv, (void)0)
+    return np::on_execvpe(file, argv, environ);
+}
+NUMAKEEP_EXPORT int execle(const char* path, const char* arg, ...) {
+    char** envp = nullptr;
+    NUMAKEEP_COLLECT_ARGV(arg, argv, envp = va_arg(ap, char**))
+    return np::on_execve(path, argv, envp);
+}
+#undef NUMAKEEP_COLLECT_ARGV
 
 }  // extern "C"

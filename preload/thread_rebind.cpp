@@ -73,7 +73,7 @@ bool install_handler() {
         sa.sa_flags = SA_RESTART;
         sigfillset(&sa.sa_mask);
         if (sigaction(sig, &sa, nullptr) != 0) continue;
-        g_signal = sig;
+        __atomic_store_n(&g_signal, sig, __ATOMIC_RELEASE);
         return true;
     }
     report_failure(Failure::ThreadRebind, "no free real-time signal for thread rebinds");
@@ -94,6 +94,10 @@ void plan_thread(ThreadRecord& tr, bool valid, const Request& target) {
     if (valid) tr.target = target;
     tr.target_version = tr.version;
     tr.mailbox_seq.fetch_add(1, std::memory_order_release);
+}
+
+int rebind_signal() {
+    return __atomic_load_n(&g_signal, __ATOMIC_ACQUIRE);
 }
 
 ThreadRoundResult run_thread_round(bool apply, int timeout_ms) {

@@ -33,4 +33,7 @@ ThreadRoundResult run_thread_round(bool apply, int timeout_ms);
 // re-issue at its next round, or none.
 void plan_thread(ThreadRecord& tr, bool valid, const Request& target);
 
+// The signal rounds use, or 0 before the first round installed it.
+int rebind_signal();
+
 }  // namespace numakeep::preload

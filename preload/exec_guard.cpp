@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+#include "exec_guard.hpp"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include <cerrno>
+
+#include "raw_syscall.hpp"
+#include "record_keeper.hpp"
+#include "reentrancy_guard.hpp"
+#include "thread_rebind.hpp"
+
+namespace numakeep::preload {
+namespace {
+
+int run_exec(int (*exec_call)(void*), void* ctx);
+
+struct ExecCall {
+    int dirfd;
+    const char* path;
+    char* const* argv;
+    char* const* envp;
+    int flags;
+};
+
+// The next definition, looked up when first needed: exec is never hot,
+// and a failed lookup falls back to the raw system call where there is one.
+template <typename Fn>
+Fn next_definition(const char* name) {
+    static Fn fn = nullptr;
+    Fn cur = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);
+    if (!cur) {
+        ReentrancyGuard guard;  // dlsym may allocate and come back to us
+        cur = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+        __atomic_store_n(&fn, cur, __ATOMIC_RELEASE);
+    }
+    return cur;
+}
+
+using ExecveFn = int (*)(const char*, char* const*, char* const*);
+using FexecveFn = int (*)(int, char* const*, char* const*);
+using ExecveatFn = int (*)(int, const char*, char* const*, char* const*, int);
+
+int call_execve(void* p) {
+    auto* c = static_cast<ExecCall*>(p);
+    if (auto fn = next_definition<ExecveFn>("execve")) return fn(c->path, c->argv, c->envp);
+    return static_cast<int>(libc_result(raw(SYS_execve, c->path, c->argv, c->envp)));
+}
+int call_execvpe(void* p) {
+    auto* c = static_cast<ExecCall*>(p);
+    if (auto fn = next_definition<ExecveFn>("execvpe")) return fn(c->path, c->argv, c->envp);
+    errno = ENOSYS;
+    return -1;
+}
+int call_fexecve(void* p) {
+    auto* c = static_cast<ExecCall*>(p);
+    if (auto fn = next_definition<FexecveFn>("fexecve")) return fn(c->dirfd, c->argv, c->envp);
+    errno = ENOSYS;
+    return -1;
+}
+int call_execveat(void* p) {
+    auto* c = static_cast<ExecCall*>(p);
+    if (auto fn = next_definition<ExecveatFn>("execveat"))
+        return fn(c->dirfd, c->path, c->argv, c->envp, c->flags);
+    return static_cast<int>(
+        libc_result(raw(SYS_execveat, c->dirfd, c->path, c->argv, c->envp, c->flags)));
+}
+
+int run_exec(int (*exec_call)(void*), void* ctx) {
+    // Inside the runtime (an exec from a signal handler that interrupted
+    // one of our calls, which may hold the lock), or before any record
+    // exists (no round was ever run): nothing to guard.
+    if (ReentrancyGuard::active() || !state().active.load(std::memory_order_acquire))
+        return exec_call(ctx);
+    ReentrancyGuard guard;
+    RecordLock lock;
+    const int sig = rebind_signal();
+    sigset_t old_mask;
+    if (sig) {
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
+        pthread_sigmask(SIG_BLOCK, &only, &old_mask);
+        // A round that timed out (the program blocked the signal) left it
+        // pending: take it now rather than carry it into the new image.
+        const timespec zero{};
+        int saved = errno;
+        while (sigtimedwait(&only, nullptr, &zero) == sig) {
+        }
+        errno = saved;
+    }
+    int r = exec_call(ctx);
+    if (sig) {
+        int saved = errno;
+        pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+        errno = saved;
+    }
+    return r;
+}
+
+}  // namespace
+
+int on_execve(const char* path, char* const argv[], char* const envp[]) {
+    ExecCall c{-1, path, argv, envp, 0};
+    return run_exec(call_execve, &c);
+}
+int on_execvpe(const char* file, char* const argv[], char* const envp[]) {
+    ExecCall c{-1, file, argv, envp, 0};
+    return run_exec(call_execvpe, &c);
+}
+int on_fexecve(int fd, char* const argv[], char* const envp[]) {
+    ExecCall c{fd, nullptr, argv, envp, 0};
+    return run_exec(call_fexecve, &c);
+}
+int on_execveat(int dirfd, const char* path, char* const argv[], char* const envp[], int flags) {
+    ExecCall c{dirfd, path, argv, envp, flags};
+    return run_exec(call_execveat, &c);
+}
+
+}  // namespace numakeep::preload

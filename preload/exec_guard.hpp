@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+// Exec without a thread-rebind signal in flight.
+//
+// The agent re-issues task policies by signalling each thread (see
+// thread_rebind.hpp). A signal that is pending when a thread calls execve
+// survives the exec (POSIX keeps pending signals and the mask), and in the
+// new image our handler is gone: a real-time signal's default action
+// terminates the process before its first instruction. Seen as memhog
+// "killed by signal 64" under a forking bash while mems changed.
+//
+// So every exec goes through run_exec(): it takes the record lock, which a
+// signal round holds from first tgkill to last answer (waiting for it lets
+// the handler run, a mutex wait is interruptible by handlers), so no round
+// is in flight and none can start; it then blocks the rebind signal and
+// drains one left pending by a round that timed out, and calls the real
+// exec. On failure the mask is restored and the lock released: the program
+// sees exactly the real call's result and errno.
+#pragma once
+
+namespace numakeep::preload {
+
+// The exec family, each through the guard; they return only on failure,
+// with the real call's result and errno. execv, execvp and the execl forms
+// are built on these in shims.cpp exactly as glibc builds them.
+int on_execve(const char* path, char* const argv[], char* const envp[]);
+int on_execvpe(const char* file, char* const argv[], char* const envp[]);
+int on_fexecve(int fd, char* const argv[], char* const envp[]);
+int on_execveat(int dirfd, const char* path, char* const argv[], char* const envp[], int flags);
+
+}  // namespace numakeep::preload
