@@ -142,7 +142,9 @@ int agent_kill_leak(int kills) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     long fds1 = daemon_fds(d.pid()), rss1 = daemon_rss_kib(d.pid());
     g_report.check(list_processes().empty(), "no killed program left registered");
-    g_report.check(fds1 == fds0, "daemon descriptors flat over %d kills: %ld -> %ld", kills, fds0,
+    // A leak grows the table; the baseline may still hold a connection the
+    // daemon had not yet closed (seen: 13 -> 12), so fewer is fine.
+    g_report.check(fds1 <= fds0, "daemon descriptors flat over %d kills: %ld -> %ld", kills, fds0,
                    fds1);
     g_report.check(rss1 <= rss0 + 512, "daemon RSS flat over %d kills: %ld -> %ld KiB", kills, rss0,
                    rss1);
