@@ -3,43 +3,9 @@
 # reports the request and the kernel's nodes, before and after cpuset.mems
 # changes: the thread's task policy (from run) and the range PROGRAM mbind()s
 # both ask for every node; the rule and the kernel must follow the cgroup.
-# --- helpers (each case is shipped alone as /case.sh) ---
+# --- helpers: tests/vm/common/case-lib.sh, shipped beside each case ---
 export NUMAKEEP_SOCKET=/run/numakeep/cli.sock
-failures=0
-checks=0
-
-check() {  # check STATUS WHAT: STATUS 0 is a pass
-    checks=$((checks + 1))
-    if [ "$1" -eq 0 ]; then echo "PASS: $2"; else echo "FAIL: $2"; failures=$((failures + 1)); fi
-}
-
-finish() {
-    echo "$checks checks, $failures failed"
-    [ "$failures" -eq 0 ]
-    exit $?
-}
-
-# wait_for TENTHS COMMAND...: runs COMMAND every 0.1 s until it succeeds.
-wait_for() {
-    n=$1
-    shift
-    while [ "$n" -gt 0 ]; do
-        "$@" && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
-
-start_daemon() {
-    numakeepd --socket "$NUMAKEEP_SOCKET" --foreground 2>/tmp/numakeepd.log &
-    daemon_pid=$!
-    if ! wait_for 100 test -S "$NUMAKEEP_SOCKET"; then
-        echo "FAIL: numakeepd did not create $NUMAKEEP_SOCKET"
-        cat /tmp/numakeepd.log
-        exit 1
-    fi
-}
+. /case-lib.sh
 # --- the case ---
 start_daemon
 

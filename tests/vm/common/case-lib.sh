@@ -31,12 +31,14 @@ wait_for() {
     "$@"
 }
 
-# The daemon on its default socket, which libnumakeep.so finds by itself.
+# The daemon on $NUMAKEEP_SOCKET when the case exported one (the runtime
+# and the CLI read it too), else on the default socket.
 start_daemon() {
-    numakeepd --foreground 2>/tmp/numakeepd.log &
+    sock=${NUMAKEEP_SOCKET:-/run/numakeep/numakeepd.sock}
+    numakeepd --socket "$sock" --foreground 2>/tmp/numakeepd.log &
     daemon_pid=$!
-    if ! wait_for 100 test -S /run/numakeep/numakeepd.sock; then
-        echo "FAIL: numakeepd did not create /run/numakeep/numakeepd.sock"
+    if ! wait_for 100 test -S "$sock"; then
+        echo "FAIL: numakeepd did not create $sock"
         cat /tmp/numakeepd.log
         exit 1
     fi
