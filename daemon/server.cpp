@@ -199,6 +199,14 @@ void Server::on_readable(ConnId id) {
                 std::memcpy(&h, c->in.data(), sizeof h);
                 if (HeaderCheck chk = check_header(h); chk != HeaderCheck::Ok) {
                     ++dropped_;
+                    // protocol.hpp promises a peer of another version an
+                    // Error frame (in our version's layout, which only
+                    // ever grows) before the disconnect, so that an old
+                    // agent or CLI can say why instead of seeing EOF.
+                    if (chk == HeaderCheck::BadVersion)
+                        send_error(id, h.seq, EPROTO,
+                                   "unsupported protocol version " + std::to_string(h.version) +
+                                       ", numakeepd speaks " + std::to_string(kProtocolVersion));
                     drop(id, std::string("malformed frame (") + to_string(chk) + ", type " +
                                  std::to_string(h.type) + ", version " + std::to_string(h.version) +
                                  ")");

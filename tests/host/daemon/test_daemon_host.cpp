@@ -199,6 +199,13 @@ TEST_CASE("malformed frames and a wrong version are dropped, logged once each") 
         h.type = static_cast<std::uint16_t>(MsgType::Hello);
         h.payload_size = sizeof(Hello);
         REQUIRE(old.send_raw(&h, sizeof h));
+        // The Error frame protocol.hpp promises, then the disconnect.
+        auto e = old.recv(2000);
+        REQUIRE(e);
+        CHECK(e->type() == MsgType::Error);
+        CHECK(e->header.version == kProtocolVersion);
+        CHECK(e->as<ErrorMsg>().code == EPROTO);
+        CHECK(std::string(e->as<ErrorMsg>().message).find("unsupported protocol version") == 0);
         CHECK(old.closed_by_peer());
     }
     {

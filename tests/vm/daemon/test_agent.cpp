@@ -11,18 +11,37 @@
 //             policy equal rule(request, M0, Mems_allowed now), else
 //             "fail <what differs>"
 //   quit   -> exits
+// Under --preload only (a real program under libnumakeep.so):
+//   churn-start MS  -> "churning": from now on forks a child every MS ms,
+//                      keeping the 8 newest alive (the oldest is killed)
+//   churn-stop      -> "children PID..." the live children, forking stops
+//   check-children  -> every live child runs "check" on itself and exits:
+//                      "ok N children ..." or "fail ..."
+//   threads N [inherit] -> starts N threads, each with its own task policy
+//                      (set_mempolicy under the mems of the moment), or
+//                      with "inherit" none (the main thread's, at clone)
+//   check-threads   -> every thread reads its own task policy back
+//                      (get_mempolicy from inside it) against the rule:
+//                      "ok N threads ..." or "fail ..."
 // It prints "ready" once welcomed.
 //
 //   nk-test-agent SOCKET [--semantics intent|static|relative] [--ranges N] [--report]
+#include <fcntl.h>
 #include <numaif.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -131,6 +150,252 @@ std::string check() {
     if (mismatches > 5) bad += "; " + std::to_string(mismatches - 5) + " more";
     return mismatches == 0 ? "ok mems " + now.to_string() + ": " + held
                            : "fail mems " + now.to_string() + ": " + bad;
+}
+
+PolicyReadback rule_now(const Request& req, const Nodemask& m_at, const Nodemask& now) {
+    Rebound rb = rebind_nodes(req, m_at, now, g_semantics);
+    return PolicyReadback{req.mode, req.flags, rb.nodes};
+}
+
+// --- fork churn (fork-during-rebind) -------------------------------------------
+
+struct Churn {
+    bool on = false;
+    int interval_ms = 20;
+    int ctl[2] = {-1, -1};  // children block on ctl[0]; EOF: check and exit
+    int res[2] = {-1, -1};  // children write "PID ok|fail ..." lines here
+    std::deque<pid_t> kids;
+    unsigned forks = 0;
+};
+Churn g_churn;
+constexpr std::size_t kLiveChildren = 8;
+
+void reap(pid_t pid) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+}
+
+void churn_fork() {
+    if (g_churn.kids.size() >= kLiveChildren) {
+        ::kill(g_churn.kids.front(), SIGKILL);
+        reap(g_churn.kids.front());
+        g_churn.kids.pop_front();
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) return;
+    if (pid == 0) {
+        ::close(g_churn.ctl[1]);
+        ::close(g_churn.res[0]);
+        char b;
+        while (::read(g_churn.ctl[0], &b, 1) < 0 && errno == EINTR) {
+        }
+        std::string line = std::to_string(::getpid()) + " " + check() + "\n";
+        if (line.size() > 4000) line = line.substr(0, 3999) + "\n";  // one atomic pipe write
+        ssize_t n = ::write(g_churn.res[1], line.data(), line.size());
+        ::_exit(n == static_cast<ssize_t>(line.size()) ? 0 : 1);
+    }
+    g_churn.kids.push_back(pid);
+    ++g_churn.forks;
+}
+
+std::string churn_start(int interval_ms) {
+    if (g_churn.on || ::pipe2(g_churn.ctl, O_CLOEXEC) != 0 || ::pipe2(g_churn.res, O_CLOEXEC) != 0)
+        return "error";
+    g_churn.on = true;
+    g_churn.interval_ms = interval_ms > 0 ? interval_ms : 20;
+    g_churn.forks = 0;
+    return "churning";
+}
+
+std::string churn_stop() {
+    g_churn.on = false;
+    std::string out = "children";
+    for (pid_t p : g_churn.kids) out += " " + std::to_string(p);
+    std::fprintf(stderr, "nk-test-agent: %u forks\n", g_churn.forks);
+    return out;
+}
+
+std::string check_children() {
+    ::close(g_churn.ctl[1]);
+    std::size_t want = g_churn.kids.size();
+    std::string text, bad, first;
+    std::size_t got = 0, ok = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (got < want && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{g_churn.res[0], POLLIN, 200};
+        if (::poll(&p, 1, 200) <= 0) continue;
+        char buf[4096];
+        ssize_t n = ::read(g_churn.res[0], buf, sizeof buf);
+        if (n <= 0) continue;
+        text.append(buf, static_cast<std::size_t>(n));
+        std::size_t nl;
+        while ((nl = text.find('\n')) != std::string::npos) {
+            std::string line = text.substr(0, nl);
+            text.erase(0, nl + 1);
+            ++got;
+            bool good = line.find(" ok ") != std::string::npos;
+            if (good && ++ok == 1) first = line;
+            if (!good) bad += (bad.empty() ? "" : " | ") + line;
+        }
+    }
+    for (pid_t p : g_churn.kids) reap(p);
+    g_churn.kids.clear();
+    for (int fd : {g_churn.ctl[0], g_churn.res[0], g_churn.res[1]}) ::close(fd);
+    if (ok == want && want > 0)
+        return "ok " + std::to_string(want) + " children match the rule, e.g. pid " + first;
+    return "fail " + std::to_string(ok) + " of " + std::to_string(want) + " children match (" +
+           std::to_string(got) + " answered): " + bad;
+}
+
+// --- threads with their own task policies (threads) ------------------------------
+
+struct TaskThread {
+    std::thread thread;
+    bool inherit = false;  // no request of its own: the main thread's policy at clone
+    Request req;
+    Nodemask m_at;  // Mems_allowed when it made its request
+    std::string result;
+    int set_errno = 0;
+};
+std::mutex g_tmu;
+std::condition_variable g_tcv;
+unsigned g_tepoch = 0;
+unsigned g_tanswers = 0;
+bool g_tquit = false;
+std::vector<std::unique_ptr<TaskThread>> g_threads;
+
+// Thread i's request under mems M: four modes, over all of M for i % 8 < 4,
+// over its upper half for the others; preferred takes M's first or last node.
+Request thread_request(unsigned i, const Nodemask& m) {
+    std::vector<unsigned> nodes;
+    for (unsigned n = 0; n < kMaxNodes; ++n)
+        if (m.test(n)) nodes.push_back(n);
+    const Mode modes[] = {Mode::Interleave, Mode::Bind, Mode::Preferred, Mode::PreferredMany};
+    Mode mode = modes[i % 4];
+    bool upper = i % 8 >= 4;
+    Nodemask set;
+    if (mode == Mode::Preferred) {
+        set.set(upper ? nodes.back() : nodes.front());
+    } else {
+        for (std::size_t k = upper ? nodes.size() / 2 : 0; k < nodes.size(); ++k) set.set(nodes[k]);
+    }
+    return make(mode, set);
+}
+
+void thread_body(TaskThread* t) {
+    if (!t->inherit) {
+        t->m_at = mems_allowed();
+        if (request_set_mempolicy(static_cast<int>(t->req.mode), t->req.nodes) != 0)
+            t->set_errno = errno;
+    }
+    unsigned seen = 0;
+    std::unique_lock lock(g_tmu);
+    for (;;) {
+        // The runtime's rebind signal wakes the wait early: the predicate
+        // sends it back to sleep.
+        g_tcv.wait(lock, [&] { return g_tquit || g_tepoch != seen; });
+        if (g_tquit) return;
+        seen = g_tepoch;
+        lock.unlock();
+        Nodemask now = mems_allowed();
+        PolicyReadback want =
+            t->inherit ? rule_now(g_task, g_m0, now) : rule_now(t->req, t->m_at, now);
+        auto got = thread_policy();
+        std::string what =
+            t->inherit
+                ? "inherited"
+                : "own " + to_string(PolicyReadback{t->req.mode, t->req.flags, t->req.nodes}) +
+                      " under " + t->m_at.to_string();
+        std::string r = got && *got == want ? "ok"
+                                            : "fail (" + what + ") holds " + describe(got) +
+                                                  ", rule gives " + to_string(want);
+        if (t->set_errno) r = "fail set_mempolicy: " + std::string(std::strerror(t->set_errno));
+        lock.lock();
+        t->result = r;
+        ++g_tanswers;
+        g_tcv.notify_all();
+    }
+}
+
+std::string start_threads(unsigned n, bool inherit) {
+    Nodemask now = mems_allowed();
+    for (unsigned i = 0; i < n; ++i) {
+        auto t = std::make_unique<TaskThread>();
+        t->inherit = inherit;
+        t->req = thread_request(static_cast<unsigned>(g_threads.size()), now);
+        t->thread = std::thread(thread_body, t.get());
+        g_threads.push_back(std::move(t));
+    }
+    return "threads " + std::to_string(g_threads.size());
+}
+
+std::string check_threads() {
+    std::unique_lock lock(g_tmu);
+    ++g_tepoch;
+    g_tanswers = 0;
+    g_tcv.notify_all();
+    bool all = g_tcv.wait_for(lock, std::chrono::seconds(10),
+                              [] { return g_tanswers == g_threads.size(); });
+    std::string bad;
+    unsigned ok = 0, own = 0;
+    for (std::size_t i = 0; i < g_threads.size(); ++i) {
+        const auto& t = *g_threads[i];
+        if (!t.inherit) ++own;
+        if (t.result == "ok")
+            ++ok;
+        else
+            bad += (bad.empty() ? "" : "; ") + std::string("thread ") + std::to_string(i) + " " +
+                   (t.result.empty() ? "did not answer" : t.result);
+        g_threads[i]->result.clear();
+    }
+    std::string main = describe(thread_policy());
+    if (all && ok == g_threads.size())
+        return "ok " + std::to_string(ok) + " threads (" + std::to_string(own) +
+               " own requests) match the rule; main thread " + main;
+    return "fail " + std::to_string(ok) + " of " + std::to_string(g_threads.size()) +
+           " threads match: " + bad;
+}
+
+void stop_threads() {
+    {
+        std::lock_guard lock(g_tmu);
+        g_tquit = true;
+        g_tcv.notify_all();
+    }
+    for (auto& t : g_threads) t->thread.join();
+    g_threads.clear();
+}
+
+// One command of the --preload loop; false: quit.
+bool preload_command(const std::string& cmd) {
+    std::istringstream in(cmd);
+    std::string word, arg;
+    in >> word >> arg;
+    std::string reply;
+    if (word == "quit") {
+        for (pid_t p : g_churn.kids) ::kill(p, SIGKILL);
+        for (pid_t p : g_churn.kids) reap(p);
+        stop_threads();
+        return false;
+    }
+    if (word == "check")
+        reply = check();
+    else if (word == "churn-start")
+        reply = churn_start(std::atoi(arg.c_str()));
+    else if (word == "churn-stop")
+        reply = churn_stop();
+    else if (word == "check-children")
+        reply = check_children();
+    else if (word == "threads") {
+        std::string mode;
+        in >> mode;
+        reply = start_threads(static_cast<unsigned>(std::atoi(arg.c_str())), mode == "inherit");
+    } else if (word == "check-threads")
+        reply = check_threads();
+    else
+        reply = "error unknown command " + word;
+    std::printf("%s\n", reply.c_str());
+    return true;
 }
 
 bool hello(WireClient& c, const std::string& socket) {
@@ -265,16 +530,22 @@ int main(int argc, char** argv) {
         std::string in;
         char buf[256];
         for (;;) {
+            pollfd p{0, POLLIN, 0};
+            int r = ::poll(&p, 1, g_churn.on ? g_churn.interval_ms : -1);
+            if (r == 0) {
+                churn_fork();
+                continue;
+            }
+            if (r < 0) continue;  // EINTR: the runtime's thread rebind signal
             ssize_t n = ::read(0, buf, sizeof buf);
-            if (n < 0 && errno == EINTR) continue;  // the runtime's thread rebind signal
+            if (n < 0 && errno == EINTR) continue;
             if (n <= 0) return 0;
             in.append(buf, static_cast<std::size_t>(n));
             std::size_t nl;
             while ((nl = in.find('\n')) != std::string::npos) {
                 std::string cmd = in.substr(0, nl);
                 in.erase(0, nl + 1);
-                if (cmd == "check") std::printf("%s\n", check().c_str());
-                if (cmd == "quit") return 0;
+                if (!preload_command(cmd)) return 0;
             }
         }
     }

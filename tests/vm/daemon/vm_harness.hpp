@@ -72,8 +72,10 @@ class Agent {
   public:
     // NK_AGENT=preload in the environment: the program runs under the real
     // libnumakeep.so ($NUMAKEEP_PRELOAD) and its agent does the rebinds.
+    // wait = false: returns at once; await_ready() later (many programs
+    // make their requests in parallel).
     explicit Agent(const std::string& semantics = "", unsigned extra_ranges = 0,
-                   bool report = false) {
+                   bool report = false, bool wait = true) {
         const char* kind = std::getenv("NK_AGENT");
         bool preload = kind && std::string(kind) == "preload";
         int to[2], from[2];
@@ -108,8 +110,14 @@ class Agent {
         ::close(from[1]);
         to_ = to[1];
         from_ = ::fdopen(from[0], "r");
+        preload_ = preload;
+        if (wait) await_ready();
+    }
+    // "ready" read, and under the real libnumakeep.so registered by its
+    // agent with every request recorded.
+    void await_ready() {
         if (line() != "ready") die("nk-test-agent did not start", EIO);
-        if (preload) {
+        if (preload_) {
             // Registered by its agent, with every request recorded.
             bool up = wait_until(
                 [&] {
@@ -117,7 +125,7 @@ class Agent {
                     auto it = procs.find(pid_);
                     return it != procs.end() && !it->second.rebind_pending;
                 },
-                std::chrono::milliseconds(10000));
+                std::chrono::milliseconds(60000));
             if (!up) die("the agent of libnumakeep.so did not register", ETIMEDOUT);
         }
     }
@@ -147,6 +155,7 @@ class Agent {
     }
 
   private:
+    bool preload_ = false;
     pid_t pid_ = -1;
     int to_ = -1;
     FILE* from_ = nullptr;

@@ -1,0 +1,4 @@
+#!/bin/sh
+# vm case fork-during-rebind: real programs under libnumakeep.so and a private numakeepd;
+# see tests/vm/daemon/daemon_vm.cpp.
+NK_AGENT=preload exec nk-daemon-vm fork-during-rebind
