@@ -3,12 +3,14 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -39,13 +41,26 @@ sockaddr_un unix_address(const std::string& path) {
     return addr;
 }
 
+// Descriptors kept free for the daemon's own work: the pidfd of a program
+// that registers, the cgroup and /proc files a rebind or a reconcile reads.
+// A connection accepted into this headroom is closed at once, so a flood
+// of connections can never leave a registered program without its rebind.
+// A quarter of the limit when the limit is small.
+bool in_headroom(int fd) {
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY) return false;
+    rlim_t headroom = std::min<rlim_t>(32, nofile.rlim_cur / 4);
+    return static_cast<rlim_t>(fd) + headroom >= nofile.rlim_cur;
+}
+
 }  // namespace
 
 Server::Server(EventLoop& loop, Callbacks callbacks, ServerLimits limits)
     : loop_(loop),
       cb_(std::move(callbacks)),
       limits_(limits),
-      reserve_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+      reserve_(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
+      resume_accept_(loop, [this] { resume_accept(); }) {}
 
 Server::~Server() {
     while (!conns_.empty()) drop(conns_.begin()->first, "");
@@ -83,34 +98,60 @@ void Server::adopt(int fd) {
     loop_.add(fd, EPOLLIN, [this](std::uint32_t) { on_accept(); });
 }
 
+void Server::refuse_for_descriptors() {
+    ++refused_;
+    std::int64_t now = monotonic_ms();
+    if (now - last_refusal_log_ms_ >= 10'000) {  // at most one line per 10 s
+        last_refusal_log_ms_ = now;
+        spdlog::warn(
+            "out of file descriptors with {} connections: refusing new ones (raise "
+            "LimitNOFILE); {} refused so far",
+            conns_.size(), refused_);
+    }
+}
+
+void Server::pause_accept() {
+    if (accept_paused_ || !listener_) return;
+    accept_paused_ = true;
+    loop_.modify(listener_.get(), 0);
+    resume_accept_.arm_once(100);
+}
+
+void Server::resume_accept() {
+    if (!accept_paused_ || !listener_) return;
+    accept_paused_ = false;
+    resume_accept_.disarm();
+    loop_.modify(listener_.get(), EPOLLIN);
+}
+
 void Server::on_accept() {
     for (;;) {
         UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
             if (errno == EINTR) continue;
             if (errno == EMFILE || errno == ENFILE) {
-                // Out of descriptors: the listener stays readable and a
-                // level-triggered loop would spin. Spend the reserve fd to
-                // accept and close the connection, then take it back.
-                ++refused_;
+                // Out of descriptors: the listener stays readable, and a
+                // level-triggered loop would spin on it. Spend the reserve
+                // fd to accept and close the connection, then take it back.
+                refuse_for_descriptors();
                 reserve_.reset();
                 UniqueFd victim(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+                bool shed = static_cast<bool>(victim);
                 victim.reset();
                 reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-                std::int64_t now = monotonic_ms();
-                if (now - last_refusal_log_ms_ >= 10'000) {
-                    last_refusal_log_ms_ = now;
-                    spdlog::warn(
-                        "out of file descriptors with {} connections: refusing "
-                        "new ones (raise LimitNOFILE)",
-                        conns_.size());
-                }
-                if (!victim) return;
-                continue;
+                if (shed && reserve_) continue;
+                // Not even that (ENFILE, or the reserve is gone): stop
+                // watching the listener until a connection closes.
+                pause_accept();
+                return;
             }
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 spdlog::warn("accept: {}", std::strerror(errno));
             return;
+        }
+        if (in_headroom(fd.get())) {
+            refuse_for_descriptors();
+            continue;  // closed: the backlog drains, the loop does not spin
         }
         ucred cred{};
         socklen_t len = sizeof cred;
@@ -303,6 +344,8 @@ void Server::drop(ConnId id, const std::string& reason) {
     loop_.remove(c->fd.get());
     if (auto u = per_uid_.find(c->uid); u != per_uid_.end() && --u->second == 0) per_uid_.erase(u);
     if (cb_.on_close) cb_.on_close(*c);
+    c.reset();  // its descriptor is free again: accept what waits
+    resume_accept();
 }
 
 }  // namespace numakeep::daemon

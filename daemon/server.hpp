@@ -90,6 +90,11 @@ class Server {
 
   private:
     void on_accept();
+    // Out of descriptors: log (at most once per 10 s) and count a refusal.
+    void refuse_for_descriptors();
+    // Stops watching the listener until a connection closes or 100 ms pass.
+    void pause_accept();
+    void resume_accept();
     void on_readable(ConnId id);
     void on_writable(ConnId id);
     bool send_bytes(ConnId id, const unsigned char* data, std::size_t n);
@@ -100,7 +105,9 @@ class Server {
     Callbacks cb_;
     ServerLimits limits_;
     UniqueFd listener_;
-    UniqueFd reserve_;        // spent to shed a connection when out of descriptors
+    UniqueFd reserve_;     // spent to shed a connection when out of descriptors
+    Timer resume_accept_;  // ends a pause_accept()
+    bool accept_paused_ = false;
     std::string bound_path_;  // unlinked on shutdown when we created it
     ConnId next_id_ = 1;
     std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;

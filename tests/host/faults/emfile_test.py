@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# numakeepd out of file descriptors (issue 8), against a private daemon.
+#
+#   emfile_test.py NUMAKEEPD
+#
+# The daemon runs on a socket in a fresh temporary directory with
+# cgroup_root an empty directory beside it (no cgroup is written). A CLI
+# connection and a registered agent connection are opened first; then the
+# daemon's RLIMIT_NOFILE is lowered with prlimit(2) and connections flood
+# in:
+#   headroom   soft limit = open descriptors + 40: connections are accepted
+#              until the last quarter of the limit (server.cpp in_headroom),
+#              the rest are closed at once;
+#   exhausted  soft limit below the descriptors already open: every accept
+#              fails with EMFILE and the reserve descriptor sheds it.
+# In both the existing connections are served on time (QueryStatus,
+# QueryList naming the agent), the refusal is logged once, the daemon does
+# not spin (CPU time over one second of pending flood), and once the
+# limit is restored and the flood closed, a new connection is served and
+# the descriptor table is back to where it was.
+import os
+import resource
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+NUMAKEEPD = sys.argv[1]
+MAGIC = 0x504B4D4E
+NODEMASK = 128
+T_HELLO, T_QUERY_LIST, T_QUERY_STATUS = 1, 40, 42
+T_WELCOME, T_PROC_ENTRY, T_LIST_END, T_STATUS_REPLY = 20, 60, 61, 65
+ON_TIME_S = 0.5
+FLOOD = 200
+failures = 0
+
+
+def check(ok, what):
+    global failures
+    print(("ok    " if ok else "FAIL  ") + what, flush=True)
+    if not ok:
+        failures += 1
+
+
+def frame(msg_type, payload=b"", seq=1):
+    return struct.pack("<IHHII", MAGIC, 1, msg_type, len(payload), seq) + payload
+
+
+def hello_payload(pid):
+    mems = bytearray(NODEMASK)
+    mems[0] = 1
+    return struct.pack("<iIQQB3xIII", pid, 0, 0, 0, 0, 0, 0, 0) + bytes(mems)
+
+
+def recv_frame(s, timeout):
+    s.settimeout(timeout)
+    data = b""
+    while len(data) < 16:
+        chunk = s.recv(16 - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    _, _, msg_type, size, _ = struct.unpack("<IHHII", data)
+    body = b""
+    while len(body) < size:
+        chunk = s.recv(size - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    return msg_type, body
+
+
+def closed_within(s, timeout):
+    s.settimeout(timeout)
+    try:
+        return not s.recv(4096)
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Daemon:
+    def __init__(self, tmp):
+        self.sock = os.path.join(tmp, "run", "numakeepd.sock")
+        self.log_path = os.path.join(tmp, "numakeepd.log")
+        os.makedirs(os.path.join(tmp, "cgroup"))
+        conf = os.path.join(tmp, "numakeepd.conf")
+        with open(conf, "w") as f:
+            f.write(f"cgroup_root = {tmp}/cgroup\nmax_connections_per_uid = 100000\n")
+        self.log_file = open(self.log_path, "w")
+        self.proc = subprocess.Popen([NUMAKEEPD, "--config", conf, "--socket", self.sock,
+                                      "--foreground", "--log-level", "info"],
+                                     stdout=self.log_file, stderr=self.log_file)
+        for _ in range(500):
+            if os.path.exists(self.sock):
+                break
+            time.sleep(0.01)
+        if not os.path.exists(self.sock):
+            raise SystemExit("FAIL  the daemon did not create its socket\n" + self.log())
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.sock)
+        return s
+
+    def fds(self):
+        return sorted(os.readlink(f"/proc/{self.proc.pid}/fd/{n}")
+                      for n in os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log_file.close()
+
+
+def served(well, agent_pid, what):
+    """QueryStatus and QueryList on the existing CLI connection, on time."""
+    t0 = time.monotonic()
+    well.sendall(frame(T_QUERY_STATUS))
+    f = recv_frame(well, ON_TIME_S)
+    ok = f is not None and f[0] == T_STATUS_REPLY
+    well.sendall(frame(T_QUERY_LIST))
+    pids = []
+    while ok:
+        f = recv_frame(well, ON_TIME_S)
+        if f is None or f[0] == T_LIST_END:
+            break
+        if f[0] == T_PROC_ENTRY:
+            pids.append(struct.unpack_from("<i", f[1])[0])
+    dt = time.monotonic() - t0
+    check(ok and agent_pid in pids and dt <= 2 * ON_TIME_S,
+          f"{what}: the existing CLI connection is served (status, list names the agent; "
+          f"{dt * 1000:.1f} ms)")
+
+
+def flood_phase(d, well, agent, soft, what):
+    hard = resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE)[1]
+    resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    flood = []
+    for _ in range(FLOOD):
+        try:
+            flood.append(d.connect())
+        except OSError:
+            break
+    time.sleep(0.3)
+    refused = sum(closed_within(s, 0.05) for s in flood)
+    check(refused > 0, f"{what}: flood of {len(flood)} connections, {refused} refused "
+          f"(soft limit {soft})")
+    # Connections still queued must not make the loop spin.
+    more = [d.connect() for _ in range(20)]
+    cpu0 = cpu_seconds(d.proc.pid)
+    time.sleep(1.0)
+    cpu = cpu_seconds(d.proc.pid) - cpu0
+    check(cpu < 0.2, f"{what}: the daemon does not spin while out of descriptors "
+          f"({cpu:.2f} s CPU in 1 s)")
+    served(well, os.getpid(), what)
+    check(not closed_within(agent, 0.05), f"{what}: the registered agent's connection is kept")
+    for s in flood + more:
+        s.close()
+    return refused
+
+
+def main():
+    if not hasattr(resource, "prlimit"):
+        print("no prlimit")
+        sys.exit(77)
+    tmp = tempfile.mkdtemp(prefix="numakeep-emfile-")
+    d = Daemon(tmp)
+    try:
+        well = d.connect()
+        agent = d.connect()
+        agent.sendall(frame(T_HELLO, hello_payload(os.getpid())))
+        f = recv_frame(agent, 2)
+        check(f is not None and f[0] == T_WELCOME, "a well-behaved agent is welcomed")
+        served(well, os.getpid(), "before")
+        limit = resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE)
+        fds_before = d.fds()
+        n = len(fds_before)
+
+        refused = flood_phase(d, well, agent, n + 40, "headroom")
+        refused += flood_phase(d, well, agent, n - 2, "exhausted")
+        lines = d.log().count("out of file descriptors")
+        check(lines == 1, f"the refusals are logged once ({lines} lines for {refused})")
+
+        resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, limit)
+        time.sleep(0.3)
+        again = d.connect()
+        again.sendall(frame(T_QUERY_STATUS))
+        f = recv_frame(again, 2)
+        check(f is not None and f[0] == T_STATUS_REPLY,
+              "recovered: a new connection is served once descriptors are free")
+        again.close()
+        served(well, os.getpid(), "after")
+        check(d.proc.poll() is None, "the daemon is still running")
+        time.sleep(0.3)
+        fds_after = d.fds()
+        check(fds_after == fds_before, f"descriptor table back to {len(fds_before)} "
+              f"({len(fds_after)} now)")
+        well.close()
+        agent.close()
+    finally:
+        d.stop()
+        if failures:
+            print("---- numakeepd log ----\n" + d.log())
+        shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(1 if failures else 0)
+
+
+main()
