@@ -9,8 +9,10 @@
 #include <cerrno>
 
 #include "raw_syscall.hpp"
+#include "rebind_executor.hpp"
 #include "record_keeper.hpp"
 #include "reentrancy_guard.hpp"
+#include "runtime.hpp"
 #include "thread_rebind.hpp"
 
 namespace numakeep::preload {
@@ -69,6 +71,27 @@ int call_execveat(void* p) {
         libc_result(raw(SYS_execveat, c->dirfd, c->path, c->argv, c->envp, c->flags)));
 }
 
+// The task policy is all an exec keeps of our records (the new image's
+// runtime learns it at start-up as a request made under the mems of then).
+// When the mems moved since the last rebind a daemon drove here (a fork
+// child that execs before its own agent has registered, or a round that
+// lost the race with this exec for the lock), the kernel alone has remapped
+// it, lossily (mpol_rebind_nodemask): issue what the rule says for the mems
+// of now, as the round would have, so the new image starts from that.
+// Record lock held.
+void catch_up_task_policy() {
+    RuntimeState& st = state();
+    if (!st.mems_applied_known) return;  // no daemon ever drove us: the kernel's
+    ThreadRecord* tr = own_thread_record(false);
+    if (!tr || !tr->has_policy) return;
+    const Nodemask now = current_mems();
+    if (now.empty() || now == st.mems_applied) return;
+    Request target;
+    if (!planned_request(tr->rec, now, config().semantics, target)) return;
+    raw(SYS_set_mempolicy, static_cast<int>(target.mode) | target.flags, target.nodes.kernel_data(),
+        Nodemask::kKernelMaxnode);
+}
+
 int run_exec(int (*exec_call)(void*), void* ctx) {
     // Inside the runtime (an exec from a signal handler that interrupted
     // one of our calls, which may hold the lock), or before any record
@@ -77,28 +100,30 @@ int run_exec(int (*exec_call)(void*), void* ctx) {
         return exec_call(ctx);
     ReentrancyGuard guard;
     RecordLock lock;
+    // The program's mask goes to the new image as it is: never block the
+    // signal here, since a successful exec cannot come back to unblock it
+    // (the new image would keep it blocked, every later round would time
+    // out on it). With the lock held no round is in flight and none can
+    // start, and a rebind signal sent while the thread left it unblocked
+    // was delivered before the thread got here (on its way back to user
+    // mode). So one can be pending only where the program blocks it, left
+    // by a round that timed out: take it, rather than carry it into the
+    // new image, whose default action for it terminates.
     const int sig = rebind_signal();
-    sigset_t old_mask;
-    if (sig) {
+    sigset_t blocked;
+    if (sig && pthread_sigmask(SIG_BLOCK, nullptr, &blocked) == 0 &&
+        sigismember(&blocked, sig) == 1) {
         sigset_t only;
         sigemptyset(&only);
         sigaddset(&only, sig);
-        pthread_sigmask(SIG_BLOCK, &only, &old_mask);
-        // A round that timed out (the program blocked the signal) left it
-        // pending: take it now rather than carry it into the new image.
         const timespec zero{};
         int saved = errno;
         while (sigtimedwait(&only, nullptr, &zero) == sig) {
         }
         errno = saved;
     }
-    int r = exec_call(ctx);
-    if (sig) {
-        int saved = errno;
-        pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-        errno = saved;
-    }
-    return r;
+    catch_up_task_policy();
+    return exec_call(ctx);
 }
 
 }  // namespace

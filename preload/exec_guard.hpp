@@ -11,10 +11,14 @@
 // So every exec goes through run_exec(): it takes the record lock, which a
 // signal round holds from first tgkill to last answer (waiting for it lets
 // the handler run, a mutex wait is interruptible by handlers), so no round
-// is in flight and none can start; it then blocks the rebind signal and
-// drains one left pending by a round that timed out, and calls the real
-// exec. On failure the mask is restored and the lock released: the program
-// sees exactly the real call's result and errno.
+// is in flight and none can start; where the program blocks the rebind
+// signal it drains one left pending by a round that timed out, and calls
+// the real exec. It never changes the mask: the new image inherits the
+// caller's, and a signal blocked here would stay blocked there (an exec
+// that succeeds cannot restore it). Where the mems moved since the last
+// rebind, it first issues the rule's task policy for the mems of now, the
+// one thing of ours the new image inherits. The program sees exactly the
+// real call's result and errno.
 #pragma once
 
 namespace numakeep::preload {
