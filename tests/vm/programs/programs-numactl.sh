@@ -1,18 +1,32 @@
 #!/bin/sh
-# vm case programs-numactl-interleave: `numactl --interleave=all memhog` under libnumakeep.so with
+# vm cases programs-numactl-interleave and programs-numactl-membind:
+# `sh programs-numactl.sh interleave|membind`, i.e. `numactl --interleave=all
+# memhog` or `numactl --membind=0-3 memhog` under libnumakeep.so with
 # numakeepd running. numactl sets the task policy and execs memhog; the
 # runtime in memhog learns that policy at start-up (a request for every node
 # made under mems 0-3). Through the DESIGN.md sequence of cpuset.mems the
 # kernel's task policy of the running memhog (/proc/PID/numa_maps) must be
-# intent's rule, interleave over the mems of now, where the kernel alone keeps
-# only 0-1, then 0 (DESIGN.md's first table).
+# intent's rule, interleave (or bind) over the mems of now, where the kernel
+# alone keeps only 0-1, then 0 (DESIGN.md's first table).
 # Output: a memhog that lives through the whole walk is killed at its end,
 # so its output is checked line by line (each line is one repetition's,
 # identical to a plain run's line); a second, finite memhog started beside
 # it must print exactly what the same command prints without numakeep, with
 # the same exit status.
-policy_option="--interleave=all"
-mode=interleave
+case ${1:-} in
+interleave)
+    policy_option="--interleave=all"
+    mode=interleave
+    ;;
+membind)
+    policy_option="--membind=0-3"
+    mode=bind
+    ;;
+*)
+    echo "usage: programs-numactl.sh interleave|membind (got '${1:-}')"
+    exit 2
+    ;;
+esac
 # --- helpers: shared by every programs-* case (tests/vm/common/case-lib.sh,
 # shipped beside each case by tools/vm) ---
 . /case-lib.sh

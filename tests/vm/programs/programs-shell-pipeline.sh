@@ -30,11 +30,10 @@ echo stopped
 start_daemon
 make_cgroup 0-3
 
-# hold_pids: the nk-hold-vm processes alive now.
+# hold_pids: the nk-hold-vm processes alive now, one a line. One pidof,
+# not a $(cat) per /proc entry: forks are slow in the emulated guest.
 hold_pids() {
-    for d in /proc/[0-9]*; do
-        [ "$(cat "$d/comm" 2>/dev/null)" = nk-hold-vm ] && echo "${d#/proc/}"
-    done
+    pidof nk-hold-vm | tr ' ' '\n'
 }
 
 rm -f /tmp/stop /tmp/release
