@@ -40,21 +40,16 @@ void forget_detached(std::uint64_t addr) {
         unsigned char vec;
         return raw(SYS_mincore, page, kPageSize, &vec) != -ENOMEM;
     };
-    struct Piece {
-        std::uint64_t s, e;
-    };
-    Piece pieces[64];
-    unsigned n = 0;
-    state().store->for_each([&](const RangeStore::Range& r) {
-        if (r.end <= addr || n == 64) return;
-        pieces[n++] = Piece{r.start < addr ? addr : r.start, r.end};
-    });
+    RangeStore& store = *state().store;
+    RangeStore::Range r;
+    // Record by record from addr on, while they follow each other without
+    // a gap: the segment's vmas are contiguous, and a mapped page ends it.
     std::uint64_t expect = addr;
-    for (unsigned i = 0; i < n; ++i) {
-        Piece p = pieces[i];
-        if (p.s != expect || mapped(p.s)) break;  // the detached stretch ended
-        // Binary search the first mapped page of [p.s, p.e).
-        std::uint64_t lo = p.s / kPageSize + 1, hi = p.e / kPageSize;
+    while (store.first_in(expect, ~std::uint64_t{0}, r)) {
+        std::uint64_t s = r.start < expect ? expect : r.start, e = r.end;
+        if (s != expect || mapped(s)) break;  // the detached stretch ended
+        // Binary search the first mapped page of [s, e).
+        std::uint64_t lo = s / kPageSize + 1, hi = e / kPageSize;
         while (lo < hi) {
             std::uint64_t mid = lo + (hi - lo) / 2;
             if (mapped(mid * kPageSize))
@@ -62,9 +57,9 @@ void forget_detached(std::uint64_t addr) {
             else
                 lo = mid + 1;
         }
-        state().store->punch(p.s, lo * kPageSize);
-        if (lo * kPageSize < p.e) break;
-        expect = p.e;
+        store.punch(s, lo * kPageSize);
+        if (lo * kPageSize < e) break;
+        expect = e;
     }
 }
 
@@ -84,21 +79,16 @@ long on_mbind(Via via, void* start, unsigned long len, int mode, const unsigned 
     int err;
     bool remember = false;
     {
+        // Held across the call: a rebind never runs between the kernel
+        // installing this policy and the record of it.
         RecordLock lock;
-        state().store->reserve(RangeStore::kSetCost);
         r = call();
         err = errno;
         // MPOL_MF_STRICT's EIO comes after the policy was installed
         // (do_mbind() applies it, then reports the pages it could not
         // place): the kernel holds the new policy, so we record it.
-        if (r == 0 || (err == EIO && (flags & kMpolMfStrict))) {
-            // Read only now: the kernel found the mask readable.
-            Recorded rec;
-            remember = request_from_call(mode, nodemask, maxnode, rec.request);
-            rec.mems_at_request = request_mems();
-            apply_mbind(*state().store, addr_of(start), len, remember, rec);
-            if (remember) note_tracked(addr_of(start), addr_of(start) + page_round_up(len));
-        }
+        if (r == 0 || (err == EIO && (flags & kMpolMfStrict)))
+            remember = record_mbind(addr_of(start), len, mode, nodemask, maxnode);
     }
     if (remember) agent_start_if_needed();
     errno = err;
@@ -121,18 +111,7 @@ long on_set_mempolicy(Via via, int mode, const unsigned long* nodemask, unsigned
         RecordLock lock;
         r = call();
         err = errno;
-        if (r == 0) {
-            Recorded rec;
-            remember = request_from_call(mode, nodemask, maxnode, rec.request);
-            rec.mems_at_request = request_mems();
-            if (ThreadRecord* tr = own_thread_record(remember)) {
-                tr->has_policy = remember;
-                tr->rec = rec;
-                ++tr->version;
-            } else if (remember) {
-                report_failure(Failure::RecordMemory, "no memory for a thread record");
-            }
-        }
+        if (r == 0) remember = record_set_mempolicy(mode, nodemask, maxnode);
     }
     if (remember) agent_start_if_needed();
     errno = err;
@@ -166,18 +145,16 @@ long on_get_mempolicy(Via via, int* mode, unsigned long* nodemask, unsigned long
                : libc_result(raw(SYS_get_mempolicy, mode, nodemask, maxnode, addr, flags));
 }
 
-int on_munmap(Via via, void* addr, std::size_t len) {
-    auto call = [&] {
-        return via == Via::NextDefinition
-                   ? real::munmap(addr, len)
-                   : static_cast<int>(libc_result(raw(SYS_munmap, addr, len)));
-    };
-    // Untracked memory (the common case) costs two relaxed loads.
-    if (ReentrancyGuard::active() || !may_be_tracked(addr_of(addr), len)) return call();
+namespace {
+
+// munmap of memory that may hold records: out of line, so that the common
+// case below stays a handful of instructions.
+[[gnu::noinline]] int munmap_tracked(Via via, void* addr, std::size_t len) {
     ensure_init();
     ReentrancyGuard guard;
     RecordLock lock;
-    int r = call();
+    int r = via == Via::NextDefinition ? real::munmap(addr, len)
+                                       : static_cast<int>(libc_result(raw(SYS_munmap, addr, len)));
     int err = errno;
     if (r == 0) {
         apply_munmap(*state().store, addr_of(addr), len);
@@ -185,6 +162,17 @@ int on_munmap(Via via, void* addr, std::size_t len) {
     }
     errno = err;
     return r;
+}
+
+}  // namespace
+
+int on_munmap(Via via, void* addr, std::size_t len) {
+    // Untracked memory (the common case) costs a TLS load and one or three
+    // relaxed loads (may_be_tracked()).
+    if (!ReentrancyGuard::active() && may_be_tracked(addr_of(addr), len))
+        return munmap_tracked(via, addr, len);
+    return via == Via::NextDefinition ? real::munmap(addr, len)
+                                      : static_cast<int>(libc_result(raw(SYS_munmap, addr, len)));
 }
 
 void* on_mremap(Via via, void* old, std::size_t old_len, std::size_t new_len, int flags,
@@ -278,6 +266,10 @@ int on_shmdt(Via via, const void* addr) {
 }
 
 long on_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
+    // The runtime's own calls, libnuma's mbind() among them (it is a
+    // syscall(__NR_mbind) wrapper, reached under our interposed mbind):
+    // straight through, nothing to decode.
+    if (ReentrancyGuard::active()) return real::syscall6(nr, a1, a2, a3, a4, a5, a6);
     auto p = [](long v) { return reinterpret_cast<void*>(v); };
     auto mask = [](long v) { return reinterpret_cast<unsigned long*>(v); };
     switch (nr) {

@@ -7,7 +7,9 @@
 #include <new>
 
 #include "raw_syscall.hpp"
+#include "record_ops.hpp"
 #include "reentrancy_guard.hpp"
+#include "runtime.hpp"
 
 namespace numakeep::preload {
 
@@ -15,19 +17,34 @@ constinit thread_local bool t_inside_runtime __attribute__((tls_model("initial-e
 constinit thread_local ThreadRecord* t_thread_record __attribute__((tls_model("initial-exec"))) =
     nullptr;
 
+constinit RuntimeState g_runtime_state;
+
 namespace {
 
-// Constant-initialized: usable by calls that arrive before any constructor.
-constinit RuntimeState g_state;
 alignas(RangeStore) unsigned char g_store_storage[sizeof(RangeStore)];
 pthread_key_t g_thread_key;
 bool g_thread_key_ok = false;
 
 constexpr std::size_t kThreadSlab = 64 * 1024;
 
-// Refills the free list from a fresh anonymous mapping (lock held). Raw
-// mmap: the program's allocator and our own mmap shim stay out of it.
+// The first thread record lives here, in our own .bss: most programs have
+// one thread with a task policy (or only libnuma's start-up probe), and a
+// 64 KiB slab for it would cost them resident memory and, mapped next to
+// their own anonymous memory (the kernel merges the two vmas), page tables
+// shared with it that every munmap of theirs nearby then walks.
+constinit ThreadRecord g_first_thread_record;
+bool g_first_thread_record_used = false;
+
+// Refills the free list: the static record once, then fresh anonymous
+// mappings (lock held). Raw mmap: the program's allocator and our own mmap
+// shim stay out of it.
 bool refill_thread_records() {
+    if (!g_first_thread_record_used) {
+        g_first_thread_record_used = true;
+        g_first_thread_record.next = g_runtime_state.free_threads;
+        g_runtime_state.free_threads = &g_first_thread_record;
+        return true;
+    }
     long r =
         raw(SYS_mmap, 0, kThreadSlab, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (r < 0 && r > -4096) return false;
@@ -35,35 +52,35 @@ bool refill_thread_records() {
     for (std::size_t off = 0; off + sizeof(ThreadRecord) <= kThreadSlab;
          off += sizeof(ThreadRecord)) {
         auto* tr = new (base + off) ThreadRecord;
-        tr->next = g_state.free_threads;
-        g_state.free_threads = tr;
+        tr->next = g_runtime_state.free_threads;
+        g_runtime_state.free_threads = tr;
     }
     return true;
 }
 
 ThreadRecord* take_thread_record() {
-    if (!g_state.free_threads && !refill_thread_records()) return nullptr;
-    ThreadRecord* tr = g_state.free_threads;
-    g_state.free_threads = tr->next;
+    if (!g_runtime_state.free_threads && !refill_thread_records()) return nullptr;
+    ThreadRecord* tr = g_runtime_state.free_threads;
+    g_runtime_state.free_threads = tr->next;
     tr->~ThreadRecord();
     new (tr) ThreadRecord;
     tr->tid = own_tid();
-    tr->next = g_state.threads;
-    g_state.threads = tr;
+    tr->next = g_runtime_state.threads;
+    g_runtime_state.threads = tr;
     t_thread_record = tr;
     if (g_thread_key_ok) pthread_setspecific(g_thread_key, tr);
     return tr;
 }
 
 void release_thread_record(ThreadRecord* tr) {
-    for (ThreadRecord** p = &g_state.threads; *p; p = &(*p)->next)
+    for (ThreadRecord** p = &g_runtime_state.threads; *p; p = &(*p)->next)
         if (*p == tr) {
             *p = tr->next;
             break;
         }
-    tr->next = g_state.free_threads;
+    tr->next = g_runtime_state.free_threads;
     tr->has_policy = false;
-    g_state.free_threads = tr;
+    g_runtime_state.free_threads = tr;
 }
 
 // pthread key destructor: the thread is exiting.
@@ -76,47 +93,32 @@ void on_thread_exit(void* p) {
 
 }  // namespace
 
-RuntimeState& state() {
-    return g_state;
-}
-
 void records_init() {
-    g_state.store = new (g_store_storage) RangeStore;
+    g_runtime_state.store = new (g_store_storage) RangeStore;
     g_thread_key_ok = pthread_key_create(&g_thread_key, on_thread_exit) == 0;
 }
 
 void records_restart_in_child() {
-    g_state.store = new (g_store_storage) RangeStore;
-    g_state.store_empty.store(true, std::memory_order_relaxed);
-    g_state.tracked_lo.store(~std::uint64_t{0}, std::memory_order_relaxed);
-    g_state.tracked_hi.store(0, std::memory_order_relaxed);
+    g_runtime_state.store = new (g_store_storage) RangeStore;
+    g_runtime_state.store_empty.store(true, std::memory_order_relaxed);
+    g_runtime_state.tracked_lo.store(~std::uint64_t{0}, std::memory_order_relaxed);
+    g_runtime_state.tracked_hi.store(0, std::memory_order_relaxed);
 }
 
 void note_tracked(std::uint64_t start, std::uint64_t end) {
-    g_state.store_empty.store(false, std::memory_order_relaxed);
-    if (start < g_state.tracked_lo.load(std::memory_order_relaxed))
-        g_state.tracked_lo.store(start, std::memory_order_relaxed);
-    if (end > g_state.tracked_hi.load(std::memory_order_relaxed))
-        g_state.tracked_hi.store(end, std::memory_order_relaxed);
+    g_runtime_state.store_empty.store(false, std::memory_order_relaxed);
+    if (start < g_runtime_state.tracked_lo.load(std::memory_order_relaxed))
+        g_runtime_state.tracked_lo.store(start, std::memory_order_relaxed);
+    if (end > g_runtime_state.tracked_hi.load(std::memory_order_relaxed))
+        g_runtime_state.tracked_hi.store(end, std::memory_order_relaxed);
 }
 
 void refresh_tracked() {
     std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
-    bool any = false;
-    g_state.store->for_each([&](const RangeStore::Range& r) {
-        if (!any) lo = r.start;
-        hi = r.end;
-        any = true;
-    });
-    g_state.tracked_lo.store(lo, std::memory_order_relaxed);
-    g_state.tracked_hi.store(hi, std::memory_order_relaxed);
-    g_state.store_empty.store(!any, std::memory_order_relaxed);
-}
-
-bool may_be_tracked(std::uint64_t start, std::uint64_t len) {
-    if (g_state.store_empty.load(std::memory_order_relaxed)) return false;
-    return start < g_state.tracked_hi.load(std::memory_order_relaxed) &&
-           start + len > g_state.tracked_lo.load(std::memory_order_relaxed);
+    bool any = g_runtime_state.store->bounds(lo, hi);
+    g_runtime_state.tracked_lo.store(lo, std::memory_order_relaxed);
+    g_runtime_state.tracked_hi.store(hi, std::memory_order_relaxed);
+    g_runtime_state.store_empty.store(!any, std::memory_order_relaxed);
 }
 
 ThreadRecord* own_thread_record(bool create) {
@@ -135,24 +137,24 @@ ThreadRecord* adopt_thread_record(const Recorded& rec) {
 
 unsigned thread_policy_count() {
     unsigned n = 0;
-    for (ThreadRecord* tr = g_state.threads; tr; tr = tr->next) n += tr->has_policy ? 1 : 0;
+    for (ThreadRecord* tr = g_runtime_state.threads; tr; tr = tr->next) n += tr->has_policy ? 1 : 0;
     return n;
 }
 
 void keep_only_own_thread_record() {
     ThreadRecord* own = t_thread_record;
-    ThreadRecord* tr = g_state.threads;
-    g_state.threads = nullptr;
+    ThreadRecord* tr = g_runtime_state.threads;
+    g_runtime_state.threads = nullptr;
     while (tr) {
         ThreadRecord* next = tr->next;
         if (tr == own) {
-            tr->next = g_state.threads;
-            g_state.threads = tr;
+            tr->next = g_runtime_state.threads;
+            g_runtime_state.threads = tr;
             tr->tid = own_tid();
         } else {
             tr->has_policy = false;
-            tr->next = g_state.free_threads;
-            g_state.free_threads = tr;
+            tr->next = g_runtime_state.free_threads;
+            g_runtime_state.free_threads = tr;
         }
         tr = next;
     }
@@ -166,21 +168,52 @@ Nodemask current_mems() {
 }
 
 namespace {
-Nodemask g_request_mems;
+// The request being recorded, decoded in place by record_mbind() and
+// record_set_mempolicy() (lock held); its mems_at_request is request_mems()
+// itself, kept up to date here rather than copied on every call.
+constinit Recorded g_scratch;
 bool g_request_mems_valid = false;
+
+Recorded& scratch_with_mems() {
+    if (!g_request_mems_valid) {
+        g_scratch.mems_at_request = current_mems();
+        g_request_mems_valid = true;
+    }
+    return g_scratch;
+}
 }  // namespace
 
 const Nodemask& request_mems() {
-    if (!g_request_mems_valid) {
-        g_request_mems = current_mems();
-        g_request_mems_valid = true;
-    }
-    return g_request_mems;
+    return scratch_with_mems().mems_at_request;
 }
 
 void refresh_request_mems(const Nodemask* known) {
     g_request_mems_valid = known != nullptr;
-    if (known) g_request_mems = *known;
+    if (known) g_scratch.mems_at_request = *known;
+}
+
+bool record_mbind(std::uint64_t start, std::uint64_t len, int mode, const unsigned long* mask,
+                  unsigned long maxnode) {
+    Recorded& rec = scratch_with_mems();
+    // Read only now, after the call: the kernel found the mask readable.
+    bool remember = request_from_call(mode, mask, maxnode, rec.request);
+    if (!apply_mbind(*g_runtime_state.store, start, len, remember, rec))
+        report_failure(Failure::RecordMemory, "no memory for a range record");
+    if (remember) note_tracked(start, start + page_round_up(len));
+    return remember;
+}
+
+bool record_set_mempolicy(int mode, const unsigned long* mask, unsigned long maxnode) {
+    Recorded& rec = scratch_with_mems();
+    bool remember = request_from_call(mode, mask, maxnode, rec.request);
+    if (ThreadRecord* tr = own_thread_record(remember)) {
+        tr->has_policy = remember;
+        tr->rec = rec;
+        ++tr->version;
+    } else if (remember) {
+        report_failure(Failure::RecordMemory, "no memory for a thread record");
+    }
+    return remember;
 }
 
 pid_t own_tid() {

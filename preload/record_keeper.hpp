@@ -69,7 +69,11 @@ struct RuntimeState {
     std::atomic<std::uint64_t> tracked_hi{0};
 };
 
-RuntimeState& state();
+// Constant-initialized: usable by calls that arrive before any constructor.
+extern constinit RuntimeState g_runtime_state;
+inline RuntimeState& state() {
+    return g_runtime_state;
+}
 
 // Builds the store; called once by the runtime's initializer.
 void records_init();
@@ -93,10 +97,31 @@ class RecordLock {
 
 // Widens the unlocked hints after a range was recorded (lock held).
 void note_tracked(std::uint64_t start, std::uint64_t end);
-// Refreshes the hints after records were forgotten (lock held).
+// Refreshes the hints after records were forgotten (lock held): the bounds
+// of the first and last record, two tree descents whatever the store holds.
 void refresh_tracked();
-// True when [start, start+len) may overlap a record (no lock; a hint).
-bool may_be_tracked(std::uint64_t start, std::uint64_t len);
+// True when [start, start+len) may overlap a record (no lock; a hint). The
+// hot paths (munmap/mmap/mremap of memory never bound) pay these two or
+// three relaxed loads and nothing else. Reading them racily is fine: a
+// call racing with an mbind of the same pages in another thread has no
+// defined order in the program either; either outcome is one the program
+// could have had (the kernel takes mmap_lock for each in turn).
+inline bool may_be_tracked(std::uint64_t start, std::uint64_t len) {
+    const RuntimeState& st = state();
+    if (st.store_empty.load(std::memory_order_relaxed)) return false;
+    return start < st.tracked_hi.load(std::memory_order_relaxed) &&
+           start + len > st.tracked_lo.load(std::memory_order_relaxed);
+}
+
+// Records a successful mbind(start, len, mode, mask, maxnode) (lock held):
+// the request is decoded in place into a scratch record that already holds
+// the mems (no copy of two 1024-bit masks per call), then interned and
+// stored. True when it is a request to keep (the agent is then needed).
+bool record_mbind(std::uint64_t start, std::uint64_t len, int mode, const unsigned long* mask,
+                  unsigned long maxnode);
+// Records a successful set_mempolicy of the calling thread (lock held);
+// true when it is a request to keep.
+bool record_set_mempolicy(int mode, const unsigned long* mask, unsigned long maxnode);
 
 // The calling thread's record, created on first need (lock held); nullptr
 // when no memory could be had.

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <cstring>
 
 #include "numakeep/policy.hpp"
 #include "numakeep/range_store.hpp"
@@ -46,38 +46,70 @@ inline bool request_from_policy(int mode_arg, const Nodemask& nodes, Request& ou
             return true;
     }
 }
+
 // The nodes a caller passed as (mask, maxnode), as the kernel reads them
-// (get_nodes(): maxnode-1 bits), word by word: libnuma passes maxnode 1025
-// and a bit-by-bit copy would cost a microsecond on every call.
-inline Nodemask nodes_from_user(const unsigned long* mask, unsigned long maxnode) {
-    Nodemask m;
-    if (!mask || maxnode <= 1) return m;
-    unsigned long bits = maxnode - 1;
-    if (bits > kMaxNodes) bits = kMaxNodes;
+// (get_nodes(): maxnode-1 bits), written word by word over all of `m`:
+// libnuma passes maxnode 1025 and a bit-by-bit copy would cost a
+// microsecond on every call.
+inline void nodes_from_user(const unsigned long* mask, unsigned long maxnode, Nodemask& m) {
     constexpr unsigned long kBits = sizeof(unsigned long) * 8;
     auto& words = m.words();
-    unsigned long full = bits / kBits;
-    for (unsigned long w = 0; w < full; ++w) words[w] = mask[w];
-    if (bits % kBits) words[full] = mask[full] & ((1UL << (bits % kBits)) - 1);
+    if (mask && maxnode > kMaxNodes) {  // libnuma's calls: one fixed-size copy
+        std::memcpy(words.data(), mask, sizeof words);
+        return;
+    }
+    unsigned long w = 0;
+    if (mask && maxnode > 1) {
+        unsigned long bits = maxnode - 1;
+        if (bits > kMaxNodes) bits = kMaxNodes;
+        unsigned long full = bits / kBits;
+        for (; w < full; ++w) words[w] = mask[w];
+        if (bits % kBits) {
+            words[w] = mask[w] & ((1UL << (bits % kBits)) - 1);
+            ++w;
+        }
+    }
+    for (; w < words.size(); ++w) words[w] = 0;
+}
+inline Nodemask nodes_from_user(const unsigned long* mask, unsigned long maxnode) {
+    Nodemask m;
+    nodes_from_user(mask, maxnode, m);
     return m;
 }
 
+// request_from_policy() of what the caller passed, decoded straight into
+// `out` (every field written; nothing when the mode is not one): the
+// interposed mbind's path, where two extra copies of a 1024-bit mask are a
+// noticeable part of the runtime's cost.
 inline bool request_from_call(int mode_arg, const unsigned long* mask, unsigned long maxnode,
                               Request& out) {
-    return request_from_policy(mode_arg, nodes_from_user(mask, maxnode), out);
+    auto raw = static_cast<unsigned>(mode_arg);
+    unsigned mode = raw & ~static_cast<unsigned>(kModeFlagsMask);
+    if (mode >= kModeCount) return false;
+    out.mode = static_cast<Mode>(mode);
+    out.flags = static_cast<std::uint16_t>(raw & kModeFlagsMask);
+    out.home_node = -1;
+    nodes_from_user(mask, maxnode, out.nodes);
+    switch (out.mode) {
+        case Mode::Default:
+        case Mode::Local:
+            return false;
+        case Mode::Preferred:
+            return !out.nodes.empty();
+        default:
+            return true;
+    }
 }
 
 // A successful mbind over [start, start+len): the new request replaces every
 // record it overlaps (mbind_range() splits vmas the same way), or forgets
 // them when the new policy needs no remembering. Also drops home nodes: a
 // fresh mbind carries none.
-inline void apply_mbind(RangeStore& store, std::uint64_t start, std::uint64_t len, bool remember,
+// False when the store could not get the memory it needed.
+inline bool apply_mbind(RangeStore& store, std::uint64_t start, std::uint64_t len, bool remember,
                         const Recorded& rec) {
     std::uint64_t end = start + page_round_up(len);
-    if (remember)
-        store.set(start, end, rec);
-    else
-        store.punch(start, end);
+    return remember ? store.set(start, end, rec) : store.punch(start, end);
 }
 
 // set_mempolicy_home_node(start, len, home): the kernel sets the home node
@@ -86,19 +118,19 @@ inline void apply_mbind(RangeStore& store, std::uint64_t start, std::uint64_t le
 // range with such a request remember it.
 inline void apply_home_node(RangeStore& store, std::uint64_t start, std::uint64_t len, int home) {
     std::uint64_t end = start + page_round_up(len);
-    struct Piece {
-        std::uint64_t s, e;
-        Recorded rec;
-    };
-    std::vector<Piece> pieces;
-    store.for_each_in(start, end, [&](const RangeStore::Range& r) {
+    RangeStore::Range r;
+    // One range at a time (set() may split and merge what a walk would be
+    // standing on); nothing allocated beyond what set() itself needs.
+    for (std::uint64_t at = start; at < end && store.first_in(at, end, r);) {
+        std::uint64_t next = r.end < end ? r.end : end;
         Mode m = r.rec->request.mode;
-        if (m != Mode::Bind && m != Mode::PreferredMany) return;
-        Piece p{r.start < start ? start : r.start, r.end > end ? end : r.end, *r.rec};
-        p.rec.request.home_node = home;
-        pieces.push_back(p);
-    });
-    for (auto& p : pieces) store.set(p.s, p.e, p.rec);
+        if ((m == Mode::Bind || m == Mode::PreferredMany) && r.rec->request.home_node != home) {
+            Recorded rec = *r.rec;
+            rec.request.home_node = home;
+            store.set(r.start < at ? at : r.start, next, rec);
+        }
+        at = next;
+    }
 }
 
 // A successful munmap (or shmdt of [start, start+len)): the kernel frees the

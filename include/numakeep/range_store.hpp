@@ -221,6 +221,31 @@ class RangeStore {
             f(Range{a.start(), a.end(), &requests_.get(a.id())});
     }
 
+    // The first range that intersects [start, end), unclipped; false when
+    // there is none. For loops that change the store as they go.
+    bool first_in(std::uint64_t start, std::uint64_t end, Range& out) const {
+        Tree::Path p;
+        tree_.descend(start, p);
+        Tree::At a = Tree::before(p);
+        if (!a || a.end() <= start) a = Tree::at(p);
+        if (!a || a.start() >= end) return false;
+        out = Range{a.start(), a.end(), &requests_.get(a.id())};
+        return true;
+    }
+
+    // The start of the first range and the end of the last one; false when
+    // the store is empty. Two descents, whatever the size.
+    bool bounds(std::uint64_t& lo, std::uint64_t& hi) const {
+        Tree::At a = tree_.first();
+        if (!a) return false;
+        Tree::Path p;
+        tree_.descend(~std::uint64_t{0}, p);
+        Tree::At z = Tree::before(p);
+        lo = a.start();
+        hi = z.end();
+        return true;
+    }
+
     std::size_t size() const { return tree_.size(); }
     bool empty() const { return tree_.size() == 0; }
     // Distinct requests recorded.

@@ -3,7 +3,9 @@
 // reference counted, so a range record carries a 32-bit id instead of the
 // whole Recorded (a request plus the mems it was made under: two 1024-bit
 // nodemasks). A program that binds a million ranges to the same nodes keeps
-// one copy of the request.
+// one copy of the request. A request whose last range goes stays interned
+// (idle) until its slot is needed for a new one, so a program alternating
+// between a few requests re-interns nothing.
 //
 // Allocation: only reserve() and an acquire(Recorded) of a request not yet
 // in the table when no slot is free. Slots never move: a Recorded reference
@@ -33,11 +35,14 @@ class RequestTable {
     // The id of `rec` with one more reference; kNoId when `rec` is new and
     // no memory could be had (nothing changed then).
     Id acquire(const Recorded& rec) {
-        if (last_ != kNoId && slot(last_).rec == rec) {
-            ++slot(last_).refs;
-            ++total_refs_;
-            return last_;
-        }
+        // Programs repeat themselves, and often alternate between a few
+        // requests (a buffer bound one way, then the other): the last few
+        // ids are compared before anything is hashed.
+        for (Id id : recent_)
+            if (id != kNoId && same(slot(id).rec, rec)) {
+                revive(id);
+                return id;
+            }
         std::uint32_t h = hash(rec);
         Id id = find(rec, h);
         if (id == kNoId) {
@@ -47,12 +52,12 @@ class RequestTable {
             new (&s.rec) Recorded(rec);  // chunks come raw from the heap hook
             s.refs = 0;
             s.hash = h;
+            s.idle_next = kNoId;
+            s.listed = false;
             index_insert(id, h);
-            ++live_;
         }
-        ++slot(id).refs;
-        ++total_refs_;
-        last_ = id;
+        revive(id);
+        recent_[recent_next_++ % kRecent] = id;
         return id;
     }
     // One more reference to a live id.
@@ -60,16 +65,22 @@ class RequestTable {
         ++slot(id).refs;
         ++total_refs_;
     }
-    // One reference fewer; the request is forgotten with its last one.
+    // One reference fewer. A request whose last reference goes stays
+    // interned, idle, until its slot is needed for a new one (oldest idle
+    // first): a request dropped and made again soon after is found as is.
     void release(Id id) {
         Slot& s = slot(id);
         --total_refs_;
         if (--s.refs != 0) return;
-        index_erase(id, s.hash);
-        s.hash = free_head_;  // the free list threads through `hash`
-        free_head_ = id;
         --live_;
-        if (last_ == id) last_ = kNoId;
+        if (s.listed) return;  // still queued from an earlier idle spell
+        s.listed = true;
+        s.idle_next = kNoId;
+        if (idle_tail_ != kNoId)
+            slot(idle_tail_).idle_next = id;
+        else
+            idle_head_ = id;
+        idle_tail_ = id;
     }
     const Recorded& get(Id id) const { return slot(id).rec; }
     std::uint32_t refs(Id id) const { return slot(id).refs; }
@@ -95,7 +106,7 @@ class RequestTable {
         if (index_) std::memset(index_, 0, index_cap_ * sizeof(Id));
         live_ = total_refs_ = 0;
         fresh_ = 0;
-        free_head_ = last_ = kNoId;
+        forget_queues();
     }
     // Forgets every request and gives the memory back.
     void clear() {
@@ -106,15 +117,20 @@ class RequestTable {
         index_ = nullptr;
         chunks_ = dir_cap_ = index_cap_ = live_ = total_refs_ = 0;
         fresh_ = 0;
-        free_head_ = last_ = kNoId;
+        forget_queues();
     }
 
   private:
     static constexpr std::size_t kSlotsPerChunk = 32;
+    static constexpr std::size_t kRecent = 4;
+    // A slot handed out once is interned from then on: live (refs > 0) or
+    // idle (refs == 0, in the index, queued for reuse).
     struct Slot {
         Recorded rec;
         std::uint32_t refs;
-        std::uint32_t hash;  // next free id while the slot is free
+        std::uint32_t hash;
+        Id idle_next;  // the idle queue (lazy: a revived slot stays queued)
+        bool listed;   // queued on the idle queue
     };
     struct Chunk {
         Slot slots[kSlotsPerChunk];
@@ -123,13 +139,48 @@ class RequestTable {
     Slot& slot(Id id) { return dir_[id / kSlotsPerChunk]->slots[id % kSlotsPerChunk]; }
     const Slot& slot(Id id) const { return dir_[id / kSlotsPerChunk]->slots[id % kSlotsPerChunk]; }
 
+    // rec == other, word by word without early exits (vectorised; the
+    // members' operator== would be three memcmp calls).
+    static bool same(const Recorded& a, const Recorded& b) {
+        if (a.request.mode != b.request.mode || a.request.flags != b.request.flags ||
+            a.request.home_node != b.request.home_node)
+            return false;
+        const auto& an = a.request.nodes.words();
+        const auto& bn = b.request.nodes.words();
+        const auto& am = a.mems_at_request.words();
+        const auto& bm = b.mems_at_request.words();
+        std::uint64_t diff = 0;
+        for (std::size_t i = 0; i < an.size(); ++i) diff |= (an[i] ^ bn[i]) | (am[i] ^ bm[i]);
+        return diff == 0;
+    }
+
+    void revive(Id id) {
+        if (slot(id).refs++ == 0) ++live_;
+        ++total_refs_;
+    }
+
+    // A slot for a new request: one never handed out, else the oldest idle
+    // one (forgotten now). reserve(1) made sure one of the two exists:
+    // capacity() > live_.
     Id take_slot() {
-        if (free_head_ != kNoId) {
-            Id id = free_head_;
-            free_head_ = slot(id).hash;
+        if (fresh_ < capacity()) return fresh_++;
+        for (;;) {
+            Id id = idle_head_;
+            Slot& s = slot(id);
+            idle_head_ = s.idle_next;
+            if (idle_head_ == kNoId) idle_tail_ = kNoId;
+            s.listed = false;
+            if (s.refs != 0) continue;  // revived since it was queued
+            index_erase(id, s.hash);
+            for (Id& r : recent_)
+                if (r == id) r = kNoId;
             return id;
         }
-        return fresh_++;
+    }
+
+    void forget_queues() {
+        idle_head_ = idle_tail_ = kNoId;
+        for (Id& r : recent_) r = kNoId;
     }
 
     // Hashes the fields, not the bytes (Request has padding), in four
@@ -232,8 +283,9 @@ class RequestTable {
     std::size_t live_ = 0;
     std::size_t total_refs_ = 0;
     Id fresh_ = 0;  // slots below this were handed out once
-    Id free_head_ = kNoId;
-    Id last_ = kNoId;  // the last acquired request: programs repeat themselves
+    Id idle_head_ = kNoId, idle_tail_ = kNoId;
+    Id recent_[kRecent] = {kNoId, kNoId, kNoId, kNoId};  // the last ids interned
+    unsigned recent_next_ = 0;
 };
 
 }  // namespace numakeep
