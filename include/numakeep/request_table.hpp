@@ -139,19 +139,28 @@ class RequestTable {
     Slot& slot(Id id) { return dir_[id / kSlotsPerChunk]->slots[id % kSlotsPerChunk]; }
     const Slot& slot(Id id) const { return dir_[id / kSlotsPerChunk]->slots[id % kSlotsPerChunk]; }
 
-    // rec == other, word by word without early exits (vectorised; the
-    // members' operator== would be three memcmp calls).
+    // a == b, sixteen bytes at a time without early exits (the members'
+    // operator== would be two memcmp calls): most of the cost of a repeated
+    // request.
     static bool same(const Recorded& a, const Recorded& b) {
         if (a.request.mode != b.request.mode || a.request.flags != b.request.flags ||
             a.request.home_node != b.request.home_node)
             return false;
-        const auto& an = a.request.nodes.words();
-        const auto& bn = b.request.nodes.words();
-        const auto& am = a.mems_at_request.words();
-        const auto& bm = b.mems_at_request.words();
-        std::uint64_t diff = 0;
-        for (std::size_t i = 0; i < an.size(); ++i) diff |= (an[i] ^ bn[i]) | (am[i] ^ bm[i]);
-        return diff == 0;
+        using V = std::uint64_t __attribute__((vector_size(16)));
+        const auto* an = a.request.nodes.words().data();
+        const auto* bn = b.request.nodes.words().data();
+        const auto* am = a.mems_at_request.words().data();
+        const auto* bm = b.mems_at_request.words().data();
+        V diff = {0, 0};
+        for (std::size_t i = 0; i < kWords; i += 2) {
+            V x, y, u, v;
+            std::memcpy(&x, an + i, sizeof x);
+            std::memcpy(&y, bn + i, sizeof y);
+            std::memcpy(&u, am + i, sizeof u);
+            std::memcpy(&v, bm + i, sizeof v);
+            diff |= (x ^ y) | (u ^ v);
+        }
+        return (diff[0] | diff[1]) == 0;
     }
 
     void revive(Id id) {
