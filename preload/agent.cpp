@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "daemon_frames.hpp"
 #include "numakeep/protocol.hpp"
 #include "raw_syscall.hpp"
 #include "real_calls.hpp"
@@ -173,15 +174,15 @@ bool send_frame(proto::MsgType type, std::uint32_t seq, const T& body) {
     return send_all(buf, n);
 }
 
-// Reads one validated frame; false on EOF, timeout or a malformed peer.
-bool recv_frame(proto::FrameHeader& h, unsigned char* payload, int timeout_ms) {
-    if (!recv_all(&h, sizeof h, timeout_ms)) return false;
-    proto::HeaderCheck c = proto::check_header(h);
-    if (c != proto::HeaderCheck::Ok) {
-        report_failure(Failure::Protocol, proto::to_string(c));
-        return false;
-    }
-    return h.payload_size == 0 || recv_all(payload, h.payload_size, kIoTimeoutMs);
+// Reads the daemon's next frame (daemon_frames.hpp): the header within
+// header_timeout_ms, its payload within the I/O timeout. A malformed frame
+// is reported once per kind.
+DaemonFrame recv_frame(unsigned char* payload, int header_timeout_ms) {
+    DaemonFrame f = read_daemon_frame(
+        [&](void* buf, std::size_t len) { return recv_all(buf, len, header_timeout_ms); },
+        [&](void* buf, std::size_t len) { return recv_all(buf, len, kIoTimeoutMs); }, payload);
+    if (f.kind == DaemonFrameKind::Drop) report_failure(Failure::Protocol, f.why);
+    return f;
 }
 
 enum class ConnectResult { Connected, NoDaemon, Retry };
@@ -241,12 +242,10 @@ ConnectResult try_connect() {
         g_conn.release();
         return ConnectResult::Retry;
     }
-    proto::FrameHeader h;
     alignas(8) unsigned char payload[proto::kMaxPayload];
-    proto::Welcome welcome;
-    if (!recv_frame(h, payload, kIoTimeoutMs) ||
-        h.type != static_cast<std::uint16_t>(proto::MsgType::Welcome) ||
-        !proto::decode(h, payload, welcome)) {
+    DaemonFrame f = recv_frame(payload, kIoTimeoutMs);
+    const proto::Welcome& welcome = f.welcome;
+    if (f.kind != DaemonFrameKind::Welcome) {
         report_failure(Failure::Protocol, "the daemon did not welcome us");
         g_conn.release();
         return ConnectResult::Retry;
@@ -304,7 +303,6 @@ void wait_for_daemon() {
 }
 
 void serve() {
-    proto::FrameHeader h;
     alignas(8) unsigned char payload[proto::kMaxPayload];
     for (;;) {
         if (!wait_fd(g_conn.fd, POLLIN, kIdleCheckMs)) {
@@ -314,29 +312,26 @@ void serve() {
             g_conn.forget();
             return;
         }
-        if (!recv_frame(h, payload, kIoTimeoutMs)) return;
-        switch (static_cast<proto::MsgType>(h.type)) {
-            case proto::MsgType::Rebind: {
-                proto::Rebind msg;
-                if (!proto::decode(h, payload, msg)) return;
-                proto::RebindDone done = execute_rebind(msg);
-                if (!send_frame(proto::MsgType::RebindDone, h.seq, done)) return;
+        DaemonFrame f = recv_frame(payload, kIoTimeoutMs);
+        switch (f.kind) {
+            case DaemonFrameKind::Rebind: {
+                proto::RebindDone done = execute_rebind(f.rebind);
+                if (!send_frame(proto::MsgType::RebindDone, f.seq, done)) return;
                 break;
             }
-            case proto::MsgType::DumpRecords: {
-                proto::DumpRecords msg;
-                if (!proto::decode(h, payload, msg)) return;
-                bool ok = dump_records(msg.request_id, [&](proto::MsgType type, const auto& body) {
-                    return send_frame(type, h.seq, body);
-                });
+            case DaemonFrameKind::DumpRecords: {
+                bool ok =
+                    dump_records(f.dump.request_id, [&](proto::MsgType type, const auto& body) {
+                        return send_frame(type, f.seq, body);
+                    });
                 if (!ok) return;
                 break;
             }
-            case proto::MsgType::Welcome:
-            case proto::MsgType::Error:
+            case DaemonFrameKind::Welcome:
+            case DaemonFrameKind::Ignore:
                 break;  // nothing to do
-            default:
-                report_failure(Failure::Protocol, "unexpected message from the daemon");
+            case DaemonFrameKind::Closed:
+            case DaemonFrameKind::Drop:
                 return;
         }
     }

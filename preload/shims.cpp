@@ -33,6 +33,32 @@
 
 #define NUMAKEEP_EXPORT __attribute__((visibility("default")))
 
+#if defined(__SANITIZE_THREAD__)
+#include <dlfcn.h>
+// ThreadSanitizer builds (tools/test-sanitizers): libnumakeep.so is
+// preloaded ahead of libtsan, so that our pthread_create wraps TSan's thread
+// start: TSan must know a thread before any instrumented code runs on it.
+// Then TSan's own start-up (its symbolizer maps memory) calls our memory
+// shims before it can run instrumented code. Until our constructors run
+// (after libtsan's: it is a dependency of ours) those shims forward
+// untouched, through code TSan does not instrument.
+namespace {
+bool g_tsan_ready = false;
+__attribute__((constructor)) void mark_tsan_ready() {
+    __atomic_store_n(&g_tsan_ready, true, __ATOMIC_RELEASE);
+}
+}  // namespace
+#define NUMAKEEP_EARLY_SHIM __attribute__((no_sanitize("thread")))
+#define NUMAKEEP_FORWARD_EARLY(Type, name, ...)            \
+    if (!__atomic_load_n(&g_tsan_ready, __ATOMIC_ACQUIRE)) \
+    return reinterpret_cast<Type>(dlsym(RTLD_NEXT, #name))(__VA_ARGS__)
+#else
+#define NUMAKEEP_EARLY_SHIM
+#define NUMAKEEP_FORWARD_EARLY(Type, name, ...) \
+    do {                                        \
+    } while (0)
+#endif
+
 extern char** environ;
 
 using numakeep::preload::Via;
@@ -61,13 +87,15 @@ NUMAKEEP_EXPORT long set_mempolicy_home_node(unsigned long start, unsigned long 
     return np::on_set_mempolicy_home_node(Via::NextDefinition, start, len, home_node, flags);
 }
 
-NUMAKEEP_EXPORT int munmap(void* addr, size_t len) {
+NUMAKEEP_EXPORT NUMAKEEP_EARLY_SHIM int munmap(void* addr, size_t len) {
+    NUMAKEEP_FORWARD_EARLY(int (*)(void*, size_t), munmap, addr, len);
     return np::on_munmap(Via::NextDefinition, addr, len);
 }
 
 // The fifth argument exists only with MREMAP_FIXED, exactly as glibc's
 // own mremap reads it.
-NUMAKEEP_EXPORT void* mremap(void* old, size_t old_len, size_t new_len, int flags, ...) {
+NUMAKEEP_EXPORT NUMAKEEP_EARLY_SHIM void* mremap(void* old, size_t old_len, size_t new_len,
+                                                 int flags, ...) {
     void* new_addr = nullptr;
     if (flags & np::kMremapFixed) {
         va_list ap;
@@ -75,14 +103,22 @@ NUMAKEEP_EXPORT void* mremap(void* old, size_t old_len, size_t new_len, int flag
         new_addr = va_arg(ap, void*);
         va_end(ap);
     }
+    NUMAKEEP_FORWARD_EARLY(void* (*)(void*, size_t, size_t, int, ...), mremap, old, old_len,
+                           new_len, flags, new_addr);
     return np::on_mremap(Via::NextDefinition, old, old_len, new_len, flags, new_addr);
 }
 
-NUMAKEEP_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+NUMAKEEP_EXPORT NUMAKEEP_EARLY_SHIM void* mmap(void* addr, size_t len, int prot, int flags, int fd,
+                                               off_t off) {
+    NUMAKEEP_FORWARD_EARLY(void* (*)(void*, size_t, int, int, int, off_t), mmap, addr, len, prot,
+                           flags, fd, off);
     return np::on_mmap(Via::NextDefinition, false, addr, len, prot, flags, fd, off);
 }
 
-NUMAKEEP_EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+NUMAKEEP_EXPORT NUMAKEEP_EARLY_SHIM void* mmap64(void* addr, size_t len, int prot, int flags,
+                                                 int fd, off_t off) {
+    NUMAKEEP_FORWARD_EARLY(void* (*)(void*, size_t, int, int, int, off_t), mmap64, addr, len, prot,
+                           flags, fd, off);
     return np::on_mmap(Via::NextDefinition, true, addr, len, prot, flags, fd, off);
 }
 

@@ -34,13 +34,35 @@ def check(cond, what):
         failures.append(what)
 
 
+# In a sanitizer build (tools/test-sanitizers) the preloads `run` puts into
+# plain programs (sh, sleep, numactl) are sanitized too, and need the
+# sanitizer's runtime first in LD_PRELOAD: NUMAKEEP_TEST_PRELOAD_PREFIX names
+# it, and `run` appends libnumakeep.so after what LD_PRELOAD already holds,
+# which is the documented way to host a sanitized runtime.
+PRELOAD_PREFIX = os.environ.get("NUMAKEEP_TEST_PRELOAD_PREFIX", "")
+
+
+def with_prefix(preload):
+    """LD_PRELOAD as the command sees it: the sanitizer runtime first."""
+    if not PRELOAD_PREFIX:
+        return preload
+    return PRELOAD_PREFIX + (":" + preload if preload else "")
+
+
+def sanitizer_env(e):
+    """e with the sanitizer's runtime put first in LD_PRELOAD (sanitizer builds)."""
+    if PRELOAD_PREFIX and not e.get("LD_PRELOAD", "").startswith(PRELOAD_PREFIX):
+        e["LD_PRELOAD"] = with_prefix(e.get("LD_PRELOAD", ""))
+    return e
+
+
 def numakeep(*args, env=None, **kw):
     e = dict(os.environ)
     e["NUMAKEEP_PRELOAD"] = EMPTY_PRELOAD
     e.pop("LD_PRELOAD", None)
     if env:
         e.update(env)
-    return subprocess.run([NUMAKEEP, *args], env=e, capture_output=True, text=True,
+    return subprocess.run([NUMAKEEP, *args], env=sanitizer_env(e), capture_output=True, text=True,
                           timeout=30, **kw)
 
 
@@ -338,22 +360,23 @@ def case_tables():
 
 def case_run():
     # Same pid: run execs in place.
-    e = dict(os.environ, NUMAKEEP_PRELOAD=EMPTY_PRELOAD)
+    e = sanitizer_env(dict(os.environ, NUMAKEEP_PRELOAD=EMPTY_PRELOAD))
     p = subprocess.Popen([NUMAKEEP, "run", "--", "sh", "-c", "echo $$"], stdout=subprocess.PIPE,
                          env=e, text=True)
     out, _ = p.communicate()
     check(out.strip() == str(p.pid), f"run keeps the pid ({out.strip()} == {p.pid})")
 
     r = numakeep("run", "--", "sh", "-c", 'echo "$LD_PRELOAD"')
-    check(r.stdout.strip() == EMPTY_PRELOAD, "LD_PRELOAD set to the runtime")
+    check(r.stdout.strip() == with_prefix(EMPTY_PRELOAD), "LD_PRELOAD set to the runtime")
     r = numakeep("run", "--", "sh", "-c", 'echo "$LD_PRELOAD"', env={"LD_PRELOAD": EMPTY_PRELOAD + " "})
-    check(r.stdout.strip() == EMPTY_PRELOAD, "no second copy when LD_PRELOAD already has it")
+    check(r.stdout.strip() == with_prefix(EMPTY_PRELOAD), "no second copy when LD_PRELOAD already has it")
     other = shutil.which("true")
     with tempfile.TemporaryDirectory() as tmp:
         lib2 = os.path.join(tmp, "other.so")
         shutil.copy(EMPTY_PRELOAD, lib2)
         r = numakeep("run", "--", "sh", "-c", 'echo "$LD_PRELOAD"', env={"LD_PRELOAD": lib2})
-        check(r.stdout.strip() == f"{lib2}:{EMPTY_PRELOAD}", "appended after an existing LD_PRELOAD")
+        check(r.stdout.strip() == with_prefix(f"{lib2}:{EMPTY_PRELOAD}"),
+              "appended after an existing LD_PRELOAD")
         suid = os.path.join(tmp, "suid-true")
         shutil.copy(other, suid)
         os.chmod(suid, 0o4755)
@@ -411,7 +434,7 @@ def case_real_daemon():
         env = {"NUMAKEEP_SOCKET": sock, "NUMAKEEP_PRELOAD": LIBNUMAKEEP}
         st = load(numakeep("status", "--json", env=env), "status --json (real daemon)")
         check(st.get("daemon", {}).get("socket") == sock, "real daemon reports its socket")
-        e = dict(os.environ, **env)
+        e = sanitizer_env(dict(os.environ, **env))
         for _ in range(3):
             workers.append(subprocess.Popen([NUMAKEEP, "run", "--interleave=all", "--", "sleep", "30"],
                                             env=e))

@@ -298,6 +298,12 @@ def case_isolation():
         os.chmod(cli, 0o755)
         os.chmod(lib, 0o755)
         env = dict(os.environ, NUMAKEEP_SOCKET=d.sock, NUMAKEEP_PRELOAD=lib)
+        # A sanitizer build (tools/test-sanitizers): `run` preloads the
+        # sanitized runtime into `sleep`, which needs the sanitizer's runtime
+        # ahead of it; run appends libnumakeep.so after LD_PRELOAD's own.
+        prefix = os.environ.get("NUMAKEEP_TEST_PRELOAD_PREFIX", "")
+        if prefix:
+            env["LD_PRELOAD"] = prefix
         root_w = subprocess.Popen([cli, "run", "--interleave=all", "--", "sleep", "30"], env=env)
         nobody_w = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                                      cli, "run", "--interleave=all", "--", "sleep", "30"], env=env)
