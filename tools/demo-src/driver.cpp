@@ -59,31 +59,37 @@ std::optional<Observation> converged_report(WorkloadCopy& copy, const Step& step
 std::string first_difference(const Observation& o, const Step& step) {
     for (std::size_t i = 0; i < kPolicyCount; ++i)
         if (!matches(o, i, step.rule[i]))
-            return std::string(kPolicies[i].title) + " is " + describe(o, i) + ", want " +
+            return plan().policies[i].title + " is " + describe(o, i) + ", want " +
                    step.rule[i].to_string() + " (cpuset.mems " + step.mems.to_string() + ")";
     return "";
 }
 
 void print_page_split(const PageSplit& kernel, const std::optional<PageSplit>& numakeep) {
+    const auto& steps = plan().steps;
     std::printf(
         "\nWhere a fresh 64 MiB faulted in the interleaved range landed after the "
-        "shrink-and-grow\n(cpuset.mems 0-3 -> 0-1 -> 0-3), pages per node (move_pages):\n");
+        "shrink-and-grow\n(cpuset.mems %s -> %s -> %s), pages per node (move_pages):\n",
+        steps[0].mems.to_string().c_str(), steps[1].mems.to_string().c_str(),
+        steps[kShrinkAndGrowStep].mems.to_string().c_str());
+    const std::size_t nodes = plan().nodes.size();
     std::printf("%-12s", "");
-    for (unsigned n = 0; n < kNodes; ++n) std::printf(" %8s", ("node" + std::to_string(n)).c_str());
+    for (std::size_t n = 0; n < nodes; ++n)
+        std::printf(" %8s", ("node" + std::to_string(plan().nodes[n])).c_str());
     std::printf("\n");
-    auto row = [](const char* who, const PageSplit& g) {
+    auto row = [nodes](const char* who, const PageSplit& g) {
         std::printf("%-12s", who);
-        for (auto p : g.per_node) std::printf(" %8lu", p);
+        for (std::size_t n = 0; n < nodes; ++n) std::printf(" %8lu", g.per_node[n]);
         std::printf("   on %u node%s\n", g.nodes_used(), g.nodes_used() == 1 ? "" : "s");
     };
     row("kernel only", kernel);
     if (numakeep) row("numakeep", *numakeep);
     // Machine-readable copy for tools/demo's chart (it filters these out).
-    for (unsigned n = 0; n < kNodes; ++n) {
+    for (std::size_t n = 0; n < nodes; ++n) {
         if (numakeep)
-            std::printf("@chart node%u %lu %lu\n", n, kernel.per_node[n], numakeep->per_node[n]);
+            std::printf("@chart node%u %lu %lu\n", plan().nodes[n], kernel.per_node[n],
+                        numakeep->per_node[n]);
         else
-            std::printf("@chart node%u %lu\n", n, kernel.per_node[n]);
+            std::printf("@chart node%u %lu\n", plan().nodes[n], kernel.per_node[n]);
     }
 }
 
@@ -94,10 +100,13 @@ int run_demo(const DemoOptions& options) {
         std::fprintf(stderr, "numakeep-demo: needs root (it creates a cgroup)\n");
         return 2;
     }
-    if (guest::mems_allowed() != Nodemask::range(0, 3)) {
+    // DESIGN.md's nodes 0-3 mapped onto the nodes this cpuset allows (the
+    // guest's 0-3 as they are).
+    if (!set_plan(guest::mems_allowed())) {
         std::fprintf(stderr,
-                     "numakeep-demo: needs NUMA nodes 0-3 in this cpuset (run it through "
-                     "tools/demo, which boots the 4-node guest)\n");
+                     "numakeep-demo: needs two or more NUMA nodes in this cpuset, it allows %s "
+                     "(run it through tools/demo, which boots the 4-node guest)\n",
+                     guest::mems_allowed().to_string().c_str());
         return 2;
     }
 
@@ -122,7 +131,7 @@ int run_demo(const DemoOptions& options) {
 
     // Both copies live in one cgroup whose mems start at 0-3; the driver
     // joins it first so that the copies are born inside.
-    guest::Cgroup cgroup(kCgroupName, kSteps[0].mems);
+    guest::Cgroup cgroup(kCgroupName, plan().steps[0].mems);
     cgroup.add();
     WorkloadCopy kernel_copy("kernel", "");
     std::unique_ptr<WorkloadCopy> numakeep_copy;
@@ -148,8 +157,8 @@ int run_demo(const DemoOptions& options) {
     std::string kernel_lost;
     PageSplit kernel_pages;
     std::optional<PageSplit> numakeep_pages;
-    for (std::size_t s = 0; s < kSteps.size(); ++s) {
-        const Step& step = kSteps[s];
+    for (std::size_t s = 0; s < plan().steps.size(); ++s) {
+        const Step& step = plan().steps[s];
         if (s > 0) cgroup.set_mems(step.mems);
         auto kernel = report(kernel_copy);
         if (!kernel) {

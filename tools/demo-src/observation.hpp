@@ -4,7 +4,7 @@
 // the pages of a fresh fault landed.
 //
 //   policies  "P <mode>:<flags>:<nodes> x5 <mems_allowed>"   (nodes "-" = none)
-//   pages     "G <pages on node 0> ... <node 3> <not present>"
+//   pages     "G <pages on the plan's 1st node> ... <4th> <not present>"
 #pragma once
 
 #include <array>
@@ -18,6 +18,7 @@
 
 namespace numakeep::demo {
 
+// At most four nodes: the plan's (demo_plan.hpp), by position.
 inline constexpr unsigned kNodes = 4;
 
 struct Observation {

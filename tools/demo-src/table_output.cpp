@@ -17,7 +17,7 @@ constexpr int kStepWidth = 14;
 std::string cell(const Observation& o, std::size_t i, const Step& step) {
     const auto& p = o.policies[i];
     std::string s;
-    if (p.mode != kPolicies[i].mode)
+    if (p.mode != plan().policies[i].mode)
         s = std::string(to_string(p.mode));
     else
         s = effective_nodes(p, o.mems_allowed).to_string();
@@ -29,7 +29,7 @@ std::string cell(const Observation& o, std::size_t i, const Step& step) {
 // A policy's columns are as wide as its title, or its cells if wider.
 int group_width(std::size_t i, bool with_numakeep) {
     const int cells = with_numakeep ? 2 * kCellWidth + 1 : kCellWidth;
-    const int title = static_cast<int>(std::strlen(kPolicies[i].title));
+    const int title = static_cast<int>(plan().policies[i].title.size());
     return title > cells ? title : cells;
 }
 }  // namespace
@@ -45,7 +45,7 @@ Nodemask effective_nodes(const guest::PolicyReadback& p, const Nodemask& mems) {
 
 bool matches(const Observation& o, std::size_t i, const Nodemask& want) {
     const auto& p = o.policies[i];
-    return p.mode == kPolicies[i].mode && effective_nodes(p, o.mems_allowed) == want;
+    return p.mode == plan().policies[i].mode && effective_nodes(p, o.mems_allowed) == want;
 }
 
 std::string describe(const Observation& o, std::size_t i) {
@@ -67,7 +67,7 @@ void print_legend(bool with_numakeep) {
 void print_header(bool with_numakeep) {
     std::printf("%-*s", kStepWidth, "");
     for (std::size_t i = 0; i < kPolicyCount; ++i)
-        std::printf(" | %-*s", group_width(i, with_numakeep), kPolicies[i].title);
+        std::printf(" | %-*s", group_width(i, with_numakeep), plan().policies[i].title.c_str());
     std::printf("\n%-*s", kStepWidth, "step mems");
     for (std::size_t i = 0; i < kPolicyCount; ++i) {
         if (with_numakeep)

@@ -37,18 +37,18 @@ bool request_policies(Ranges& ranges) {
             std::perror("numakeep-demo workload: mmap");
             return false;
         }
-        const PolicySpec& spec = kPolicies[i];
+        const PolicySpec& spec = plan().policies[i];
         if (::mbind(ranges.start[i], ranges.bytes[i], static_cast<int>(spec.mode),
                     spec.request.kernel_data(), Nodemask::kKernelMaxnode, 0) != 0) {
-            std::fprintf(stderr, "numakeep-demo workload: mbind %s: %s\n", spec.title,
+            std::fprintf(stderr, "numakeep-demo workload: mbind %s: %s\n", spec.title.c_str(),
                          std::strerror(errno));
             return false;
         }
     }
-    const PolicySpec& task = kPolicies[kTaskPolicy];
+    const PolicySpec& task = plan().policies[kTaskPolicy];
     if (::set_mempolicy(static_cast<int>(task.mode), task.request.kernel_data(),
                         Nodemask::kKernelMaxnode) != 0) {
-        std::fprintf(stderr, "numakeep-demo workload: set_mempolicy %s: %s\n", task.title,
+        std::fprintf(stderr, "numakeep-demo workload: set_mempolicy %s: %s\n", task.title.c_str(),
                      std::strerror(errno));
         return false;
     }
@@ -74,7 +74,8 @@ PageSplit fault_interleaved(const Ranges& ranges) {
     for (std::size_t off = 0; off < bytes; off += page) p[off] = 1;
     PageSplit split;
     if (auto counts = guest::pages_per_node(start, bytes)) {
-        for (unsigned n = 0; n < kNodes; ++n) split.per_node[n] = counts->on(n);
+        for (std::size_t n = 0; n < plan().nodes.size(); ++n)
+            split.per_node[n] = counts->on(plan().nodes[n]);
         split.not_present = counts->not_present;
     }
     ::madvise(start, bytes, MADV_DONTNEED);
@@ -84,6 +85,11 @@ PageSplit fault_interleaved(const Ranges& ranges) {
 }  // namespace
 
 int run_workload() {
+    // Started inside the demo's cgroup, whose mems are the plan's nodes.
+    if (!set_plan(guest::mems_allowed())) {
+        std::fprintf(stderr, "numakeep-demo workload: fewer than two nodes allowed\n");
+        return 1;
+    }
     Ranges ranges;
     if (!request_policies(ranges)) return 1;
     if (!write_line(STDOUT_FILENO, "ready")) return 1;
