@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "kernel_assist.hpp"
 #include "raw_syscall.hpp"
 #include "rebind_executor.hpp"
 #include "record_keeper.hpp"
@@ -123,7 +124,10 @@ int run_exec(int (*exec_call)(void*), void* ctx) {
         errno = saved;
     }
     catch_up_task_policy();
-    return exec_call(ctx);
+    assist_before_exec();  // the new image inherits the program's own form
+    int r = exec_call(ctx);
+    assist_after_failed_exec();  // raw calls only: errno is exec's
+    return r;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <new>
 
 #include "agent.hpp"
+#include "kernel_assist.hpp"
 #include "raw_syscall.hpp"
 #include "real_calls.hpp"
 #include "rebind_executor.hpp"
@@ -87,8 +88,11 @@ long on_mbind(Via via, void* start, unsigned long len, int mode, const unsigned 
         // MPOL_MF_STRICT's EIO comes after the policy was installed
         // (do_mbind() applies it, then reports the pages it could not
         // place): the kernel holds the new policy, so we record it.
-        if (r == 0 || (err == EIO && (flags & kMpolMfStrict)))
+        if (r == 0 || (err == EIO && (flags & kMpolMfStrict))) {
+            const bool assist = assist_prepare(mode);
             remember = record_mbind(addr_of(start), len, mode, nodemask, maxnode);
+            if (remember && assist) assist_range(addr_of(start), len);
+        }
     }
     if (remember) agent_start_if_needed();
     errno = err;
@@ -111,7 +115,11 @@ long on_set_mempolicy(Via via, int mode, const unsigned long* nodemask, unsigned
         RecordLock lock;
         r = call();
         err = errno;
-        if (r == 0) remember = record_set_mempolicy(mode, nodemask, maxnode);
+        if (r == 0) {
+            const bool assist = assist_prepare(mode);
+            remember = record_set_mempolicy(mode, nodemask, maxnode);
+            if (remember && assist) assist_own_thread();
+        }
     }
     if (remember) agent_start_if_needed();
     errno = err;
@@ -138,11 +146,12 @@ long on_set_mempolicy_home_node(Via via, unsigned long start, unsigned long len,
 
 long on_get_mempolicy(Via via, int* mode, unsigned long* nodemask, unsigned long maxnode,
                       void* addr, unsigned long flags) {
-    // Forwarded untouched: the runtime never issues a policy the program
-    // did not ask for (kernel assistance, issue 9, will answer here).
-    return via == Via::NextDefinition
-               ? real::get_mempolicy(mode, nodemask, maxnode, addr, flags)
-               : libc_result(raw(SYS_get_mempolicy, mode, nodemask, maxnode, addr, flags));
+    long r = via == Via::NextDefinition
+                 ? real::get_mempolicy(mode, nodemask, maxnode, addr, flags)
+                 : libc_result(raw(SYS_get_mempolicy, mode, nodemask, maxnode, addr, flags));
+    // A kernel-assisted policy reads back as the program's own would.
+    assist_translate_get_mempolicy(r, mode, nodemask, maxnode, addr, flags);
+    return r;
 }
 
 namespace {

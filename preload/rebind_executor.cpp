@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "kernel_assist.hpp"
 #include "numakeep/rebind.hpp"
 #include "raw_syscall.hpp"
 #include "record_ops.hpp"
@@ -25,6 +26,32 @@ std::uint64_t now_ns() {
     return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL +
            static_cast<std::uint64_t>(ts.tv_nsec);
 }
+
+// The ranges found kernel-assisted, in address order (the store's).
+class AssistedRanges {
+  public:
+    void add(std::uint64_t s, std::uint64_t e) {
+        if (!spans_.empty() && spans_.back().second == s)
+            spans_.back().second = e;
+        else
+            spans_.emplace_back(s, e);
+    }
+    // Whether [s, e) lies inside one run of assisted ranges.
+    bool covers(std::uint64_t s, std::uint64_t e) const {
+        std::size_t lo = 0, hi = spans_.size();
+        while (lo < hi) {  // first span ending after s
+            std::size_t mid = lo + (hi - lo) / 2;
+            if (spans_[mid].second <= s)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo < spans_.size() && spans_[lo].first <= s && spans_[lo].second >= e;
+    }
+
+  private:
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> spans_;
+};
 
 void count_error(proto::RebindDone& done, int err) {
     ++done.errors;
@@ -51,7 +78,8 @@ bool kernel_holds(std::uint64_t addr, const Request& req, int& kernel_mode, Node
                  Nodemask::kKernelMaxnode, addr, kMpolFAddr);
     err = r < 0 ? static_cast<int>(-r) : 0;
     if (r < 0) return false;
-    return kernel_mode == (static_cast<int>(req.mode) | req.flags);
+    return kernel_mode == (static_cast<int>(req.mode) | req.flags) ||
+           kernel_mode_is_assisted(req, kernel_mode);
 }
 
 proto::RebindDone execute_rebind(const proto::Rebind& msg) {
@@ -67,13 +95,22 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     // 1. Never clobber: a range whose first or last page no longer carries
     // the recorded mode (unmapped, re-mapped, changed by a call we did not
     // see) is forgotten, not re-bound.
+    // A kernel-assisted range (held as mode | MPOL_F_RELATIVE_NODES with
+    // its relative mask) is noted: the kernel already keeps its intent.
     std::vector<std::pair<std::uint64_t, std::uint64_t>> stale;
+    AssistedRanges assisted;
     store.for_each([&](const RangeStore::Range& r) {
         int mode, err;
         Nodemask nodes;
-        bool ok = kernel_holds(r.start, r.rec->request, mode, nodes, err) &&
-                  kernel_holds(r.end - kPageSize, r.rec->request, mode, nodes, err);
-        if (!ok) stale.emplace_back(r.start, r.end);
+        bool ok = kernel_holds(r.start, r.rec->request, mode, nodes, err);
+        Held first = ok ? held_form(*r.rec, mode, nodes) : Held::Other;
+        ok = ok && first != Held::Other &&
+             kernel_holds(r.end - kPageSize, r.rec->request, mode, nodes, err);
+        Held last = ok ? held_form(*r.rec, mode, nodes) : Held::Other;
+        if (!ok || last == Held::Other)
+            stale.emplace_back(r.start, r.end);
+        else if (first == Held::Assisted && last == Held::Assisted)
+            assisted.add(r.start, r.end);
     });
     for (auto& [s, e] : stale) store.punch(s, e);
     done.ranges_dropped = static_cast<std::uint32_t>(stale.size());
@@ -81,11 +118,38 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     // 2. The rule, as few mbind calls as the store can coalesce.
     std::vector<std::pair<std::uint64_t, std::uint64_t>> failed;
     if (sem != Semantics::Kernel) {
-        store.plan_rebind(msg.mems, sem, [&](std::uint64_t s, std::uint64_t e, const Request& req) {
-            if (req.flags & (kFlagStaticNodes | kFlagRelativeNodes)) return;
+        auto rule = [&](const Recorded& rec) {
+            Request out;
+            // Nothing to issue (flags of its own): Default, skipped below.
+            if (!planned_issue(rec, msg.mems, sem, out)) out = Request{};
+            return out;
+        };
+        store.plan_rebind_with(rule, [&](std::uint64_t s, std::uint64_t e, const Request& req) {
+            if (req.mode == Mode::Default) return;
+            // The assisted form (planned_issue() adds MPOL_F_RELATIVE_NODES
+            // only there): checked, not re-issued, when the kernel already
+            // holds it all along [s, e); else issued, converting the range.
+            const bool assisted_form = (req.flags & kFlagRelativeNodes) != 0;
+            if (assisted_form && !move && assisted.covers(s, e)) {
+                ++done.ranges_checked;
+                // The kernel never remaps a home node: set the rule's.
+                if (req.home_node >= 0) {
+                    long h = raw(SYS_set_mempolicy_home_node, s, e - s, req.home_node, 0);
+                    if (h < 0) count_error(done, static_cast<int>(-h));
+                }
+                return;
+            }
             long r =
                 raw(SYS_mbind, s, e - s, static_cast<int>(req.mode) | req.flags,
                     req.nodes.kernel_data(), Nodemask::kKernelMaxnode, move ? kMpolMfMove : 0U);
+            if (r < 0 && r != -EFAULT && assisted_form) {
+                // The kernel refused the assisted form: issue the nodes it
+                // stands for, plainly.
+                Nodemask nodes = assisted_nodes_in_force(req.mode, req.nodes, msg.mems);
+                r = raw(SYS_mbind, s, e - s,
+                        static_cast<int>(req.mode) | (req.flags & ~kFlagRelativeNodes),
+                        nodes.kernel_data(), Nodemask::kKernelMaxnode, move ? kMpolMfMove : 0U);
+            }
             if (r < 0) {
                 count_error(done, static_cast<int>(-r));
                 // EFAULT: part of the range went away behind our back.
@@ -110,7 +174,7 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
         if (!tr->has_policy) continue;
         Request target;
-        bool valid = planned_request(tr->rec, msg.mems, sem, target);
+        bool valid = planned_issue(tr->rec, msg.mems, sem, target);
         plan_thread(*tr, valid, target);
     }
     ThreadRoundResult tres = run_thread_round(true, kThreadTimeoutMs);
@@ -134,7 +198,7 @@ void rebind_own_thread(ThreadRecord& tr) {
     RuntimeState& st = state();
     if (!st.mems_applied_known || !tr.has_policy) return;
     Request target;
-    if (!planned_request(tr.rec, st.mems_applied, config().semantics, target)) return;
+    if (!planned_issue(tr.rec, st.mems_applied, config().semantics, target)) return;
     raw(SYS_set_mempolicy, static_cast<int>(target.mode) | target.flags, target.nodes.kernel_data(),
         Nodemask::kKernelMaxnode);
 }

@@ -6,6 +6,7 @@
 // the rebind signal handler), then RecordsEnd.
 #pragma once
 
+#include "kernel_assist.hpp"
 #include "numakeep/protocol.hpp"
 #include "numakeep/rebind.hpp"
 #include "rebind_executor.hpp"
@@ -53,6 +54,8 @@ bool dump_records(std::uint32_t request_id, Send&& send) {
         e.end = r.end;
         int mode = 0, err = 0;
         kernel_holds(r.start, r.rec->request, mode, e.kernel_now, err);
+        // Kernel-assisted: shown as the program's mode and the nodes in force, marked.
+        e.assisted = err == 0 && present_assisted(*r.rec, mode, e.kernel_now, mems_now);
         e.kernel_mode = static_cast<std::uint16_t>(mode);
         e.kernel_ok = err == 0;
         ok = send(proto::MsgType::RangeEntry, e);
@@ -63,9 +66,11 @@ bool dump_records(std::uint32_t request_id, Send&& send) {
         if (!tr->has_policy) continue;
         proto::PolicyEntry e = policy_entry(request_id, tr->rec, mems_now);
         e.tid = tr->tid;
-        e.kernel_mode = static_cast<std::uint16_t>(tr->kernel_mode);
+        int mode = tr->kernel_mode;
         e.kernel_now = tr->kernel_nodes;
         e.kernel_ok = tr->kernel_errno == 0 && tr->round_done.load() != 0;
+        e.assisted = e.kernel_ok && present_assisted(tr->rec, mode, e.kernel_now, mems_now);
+        e.kernel_mode = static_cast<std::uint16_t>(mode);
         ok = send(proto::MsgType::ThreadEntry, e);
         ++end.threads;
     }

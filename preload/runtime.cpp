@@ -12,6 +12,7 @@
 
 #include "agent.hpp"
 #include "fork_handlers.hpp"
+#include "kernel_assist.hpp"
 #include "numakeep_config.h"
 #include "raw_syscall.hpp"
 #include "real_calls.hpp"
@@ -49,8 +50,13 @@ void read_environment() {
                            "using the daemon's default");
     }
     if (const char* ka = std::getenv("NUMAKEEP_KERNEL_ASSIST"); ka && *ka) {
-        g_config.kernel_assist_env_set = true;
-        g_config.kernel_assist = std::strcmp(ka, "1") == 0;
+        if (std::strcmp(ka, "1") == 0 || std::strcmp(ka, "0") == 0) {
+            g_config.kernel_assist_env_set = true;
+            g_config.kernel_assist = ka[0] == '1';
+        } else {
+            report_failure(Failure::BadKernelAssist,
+                           "NUMAKEEP_KERNEL_ASSIST is not 0 or 1; using the daemon's default");
+        }
     }
     if (const char* uid = std::getenv("NUMAKEEP_DAEMON_UID"); uid && *uid) {
         char* end = nullptr;
@@ -75,6 +81,9 @@ void record_inherited_task_policy() {
     tr->has_policy = true;
     tr->rec = Recorded{req, current_mems()};
     ++tr->version;
+    // Kept by the kernel from now on when assistance is on (the exec that
+    // brought it here issued it plain: assist_before_exec()).
+    if (assist_wanted(req)) assist_thread(tr->rec);
 }
 
 void init_once() {

@@ -42,6 +42,8 @@ enum class Failure : unsigned {
     Rebind,
     ThreadRebind,
     FdStolen,
+    Assist,
+    BadKernelAssist,
     Count
 };
 void report_failure(Failure kind, const char* what, int err = 0);
