@@ -120,8 +120,8 @@ int main(int argc, char** argv) {
     const std::string want = before + " pending 0000000000000000";
     for (const char* how : {"execv", "execvp", "execve", "execl"}) {
         std::string got = mask_after_exec(how, [] {});
-        h.check(got == want, "%s: the new image's blocked mask is %s, want %s", how,
-                got.c_str(), want.c_str());
+        h.check(got == want, "%s: the new image's blocked mask is %s, want %s", how, got.c_str(),
+                want.c_str());
     }
     h.check(sig_blocked() == before, "the caller's own mask is unchanged");
 
