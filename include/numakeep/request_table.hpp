@@ -152,6 +152,7 @@ class RequestTable {
         const auto* am = a.mems_at_request.words().data();
         const auto* bm = b.mems_at_request.words().data();
         V diff = {0, 0};
+#pragma GCC unroll 8
         for (std::size_t i = 0; i < kWords; i += 2) {
             V x, y, u, v;
             std::memcpy(&x, an + i, sizeof x);
