@@ -29,7 +29,9 @@
 
 #include "exec_guard.hpp"
 #include "intercepted_calls.hpp"
+#include "real_calls.hpp"
 #include "record_ops.hpp"
+#include "reentrancy_guard.hpp"
 
 #define NUMAKEEP_EXPORT __attribute__((visibility("default")))
 
@@ -134,6 +136,9 @@ NUMAKEEP_EXPORT long syscall(long nr, ...) {
     long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
     long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
     va_end(ap);
+    // The runtime's own calls (libnuma's mbind under our mbind): straight
+    // to libc's, before on_syscall()'s frame.
+    if (np::ReentrancyGuard::active()) return np::real::syscall6(nr, a1, a2, a3, a4, a5, a6);
     return np::on_syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 
