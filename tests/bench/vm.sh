@@ -12,4 +12,18 @@ tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 590 -- nk-bench-vm >"$ou
 rc=$?
 grep -v '^vm\.' "$out" >&2
 grep '^vm\.' "$out"
+
+# Kernel assistance's window (issue 9), its own guest run: nk-bench-window
+# (tests/vm/assist/bench_window.cpp) under a numakeepd, once re-issuing and
+# once kernel-assisted: vm.window_{reissue,assisted}_ms and
+# vm.misplaced_pages_{reissue,assisted}.
+tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 300 -- sh -c '
+    s=/run/nk-window/numakeepd.sock
+    numakeepd --socket $s --foreground 2>/dev/null &
+    i=0; while [ ! -S $s ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    NUMAKEEP_SOCKET=$s nk-bench-window' >"$out" 2>&1
+rc_window=$?
+grep -v '^vm\.' "$out" >&2
+grep '^vm\.' "$out"
+[ "$rc" -eq 0 ] && rc=$rc_window
 exit $rc
