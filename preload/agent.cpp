@@ -255,11 +255,13 @@ ConnectResult try_connect() {
         // daemon could tell us.
         RecordLock lock;
         refresh_request_mems();
+        // Under the lock: the program's threads read both when they record
+        // a request (kernel assistance).
+        Config& cfg = mutable_config();
+        if (!cfg.semantics_from_env && welcome.default_semantics <= 3)
+            cfg.semantics = static_cast<Semantics>(welcome.default_semantics);
+        if (!cfg.kernel_assist_env_set) cfg.kernel_assist = welcome.kernel_assist != 0;
     }
-    Config& cfg = mutable_config();
-    if (!cfg.semantics_from_env && welcome.default_semantics <= 3)
-        cfg.semantics = static_cast<Semantics>(welcome.default_semantics);
-    if (!cfg.kernel_assist_env_set) cfg.kernel_assist = welcome.kernel_assist != 0;
     return ConnectResult::Connected;
 }
 
