@@ -304,8 +304,38 @@ void wait_for_daemon() {
     sleep_ms(20);  // let the daemon start listen() after bind()
 }
 
+// A Rebind whose successor is already in the socket (the process was
+// stopped, or busy, while its mems changed twice) is stale: its mems are
+// not the cgroup's any more, and issuing them can fail (EINVAL from
+// mpol_set_nodemask() when they miss Mems_allowed now). Takes every Rebind
+// queued right behind `msg` and keeps the newest; the daemon counts the
+// newest answer for the older ones too (it erases all outstanding commands
+// up to the generation answered). Stops at the first frame of another type,
+// or one not wholly arrived, so frames keep their order.
+void take_queued_rebinds(DaemonFrame& f) {
+    constexpr std::size_t kFrame = sizeof(proto::FrameHeader) + sizeof(proto::Rebind);
+    alignas(8) unsigned char buf[kFrame];
+    for (;;) {
+        ssize_t n = recv(g_conn.fd, buf, kFrame, MSG_PEEK | MSG_DONTWAIT);
+        if (n != static_cast<ssize_t>(kFrame)) return;
+        proto::FrameHeader next;
+        std::memcpy(&next, buf, sizeof next);
+        if (proto::check_header(next) != proto::HeaderCheck::Ok ||
+            next.type != static_cast<std::uint16_t>(proto::MsgType::Rebind))
+            return;
+        DaemonFrame newer = classify_daemon_frame(next, buf + sizeof next);
+        if (newer.kind != DaemonFrameKind::Rebind) return;
+        if (recv(g_conn.fd, buf, kFrame, MSG_DONTWAIT) != static_cast<ssize_t>(kFrame)) return;
+        f = newer;
+    }
+}
+
 void serve() {
     alignas(8) unsigned char payload[proto::kMaxPayload];
+    // The newest generation executed on this connection: an older one
+    // arriving later is a quiet no-op (generations only grow within one
+    // daemon; a restarted daemon is a new connection and starts afresh).
+    std::uint64_t newest = 0;
     for (;;) {
         if (!wait_fd(g_conn.fd, POLLIN, kIdleCheckMs)) {
             if (g_conn.still_ours()) continue;
@@ -317,7 +347,13 @@ void serve() {
         DaemonFrame f = recv_frame(payload, kIoTimeoutMs);
         switch (f.kind) {
             case DaemonFrameKind::Rebind: {
-                proto::RebindDone done = execute_rebind(f.rebind);
+                take_queued_rebinds(f);
+                proto::RebindDone done;
+                done.generation = f.rebind.generation;
+                if (f.rebind.generation > newest) {
+                    newest = f.rebind.generation;
+                    done = execute_rebind(f.rebind);
+                }
                 if (!send_frame(proto::MsgType::RebindDone, f.seq, done)) return;
                 break;
             }
