@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tools/bench vm: numakeepd's figures (issue 5), all from one guest run of
-# nk-bench-vm (tests/vm/daemon/bench_vm.cpp): 100 processes x 1,000 ranges
-# rebound after a write to cpuset.mems, the bare mbind floor, the kernel's
-# own write, event-to-command latency, and the daemon's idle CPU with 1,000
+# nk-bench-vm (tests/vm/daemon/bench_vm.cpp): 100 programs under the real
+# libnumakeep.so x 1,000 ranges rebound after a write to cpuset.mems (timed
+# from the write's return: on cgroup v2 the write itself migrates pages, see
+# vm.kernel_write_ms), the same with the stand-in agent, the bare mbind
+# floor, event-to-command latency, and the daemon's idle CPU with 1,000
 # registered processes. Figures on stdout, the guest's chatter on stderr.
 set -uo pipefail
 : "${NUMAKEEP_BUILD:?tools/bench sets NUMAKEEP_BUILD}"
