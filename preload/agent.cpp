@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "daemon_frames.hpp"
+#include "kernel_assist.hpp"
 #include "numakeep/protocol.hpp"
 #include "raw_syscall.hpp"
 #include "real_calls.hpp"
@@ -260,7 +261,12 @@ ConnectResult try_connect() {
         Config& cfg = mutable_config();
         if (!cfg.semantics_from_env && welcome.default_semantics <= 3)
             cfg.semantics = static_cast<Semantics>(welcome.default_semantics);
-        if (!cfg.kernel_assist_env_set) cfg.kernel_assist = welcome.kernel_assist != 0;
+        if (!cfg.kernel_assist_env_set && !cfg.kernel_assist && welcome.kernel_assist) {
+            cfg.kernel_assist = true;
+            assist_convert_ranges();  // requests made before we connected
+        } else if (!cfg.kernel_assist_env_set) {
+            cfg.kernel_assist = welcome.kernel_assist != 0;
+        }
     }
     return ConnectResult::Connected;
 }

@@ -8,6 +8,7 @@
 #include "raw_syscall.hpp"
 #include "rebind_executor.hpp"
 #include "record_keeper.hpp"
+#include "record_ops.hpp"
 #include "reentrancy_guard.hpp"
 #include "runtime.hpp"
 
@@ -65,6 +66,26 @@ void assist_range(std::uint64_t start, std::uint64_t len) {
     // Refused (a kernel without MPOL_F_RELATIVE_NODES for this mode): the
     // program's own policy stays, and the daemon's re-issue keeps it.
     if (r < 0) report_failure(Failure::Assist, "the kernel refused an assisted mbind", -r);
+}
+
+void assist_convert_ranges() {
+    if (!config().kernel_assist) return;
+    state().store->for_each([&](const RangeStore::Range& r) {
+        if (!assist_wanted(r.rec->request)) return;
+        int mode;
+        Nodemask nodes;
+        auto plain_at = [&](std::uint64_t addr) {
+            return read_kernel(reinterpret_cast<const void*>(addr), true, mode, nodes) &&
+                   held_form(*r.rec, mode, nodes) == Held::Plain;
+        };
+        // Only what the kernel holds as recorded: never clobber.
+        if (!plain_at(r.start) || !plain_at(r.end - kPageSize)) return;
+        Rebound f = assisted_issue(*r.rec, config().semantics);
+        if (!is_assisted_form(f, r.rec->request)) return;
+        g_used.store(true, std::memory_order_relaxed);
+        raw(SYS_mbind, r.start, r.end - r.start, mode_arg(r.rec->request, f.flags),
+            f.nodes.kernel_data(), Nodemask::kKernelMaxnode, 0U);
+    });
 }
 
 void assist_own_thread() {

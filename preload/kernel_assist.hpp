@@ -147,6 +147,12 @@ void assist_range(std::uint64_t start, std::uint64_t len);
 void assist_own_thread();
 void assist_thread(const Recorded& rec);
 
+// The daemon's default just turned assistance on (record lock held):
+// ranges recorded before, still held in the program's own form, are
+// issued in the assisted form now rather than at the first rebind.
+// Threads follow at the first rebind (only a thread can set its own).
+void assist_convert_ranges();
+
 // get_mempolicy, after the real call returned `result` for these
 // arguments: rewrites the caller's mode and nodes for an assisted range or
 // thread into what the program's own policy, kept to its intent, reads

@@ -206,7 +206,10 @@ void run_on_helper(Helper& h, std::function<void(Helper&)> work) {
     if (!lib) skip("NUMAKEEP_PRELOAD is not set (run through tools/vm)");
     ::setenv("LD_PRELOAD", lib, 1);
     ::setenv("NUMAKEEP_SEMANTICS", "intent", 1);
-    ::setenv("NUMAKEEP_KERNEL_ASSIST", assist, 1);
+    if (assist[0] == '-')
+        ::unsetenv("NUMAKEEP_KERNEL_ASSIST");  // the daemon's default decides
+    else
+        ::setenv("NUMAKEEP_KERNEL_ASSIST", assist, 1);
     ::setenv("NUMAKEEP_DEBUG", "1", 1);
     ::setenv("NUMAKEEP_TEST_REEXEC", "1", 1);
     ::execv("/proc/self/exe", argv);
@@ -233,13 +236,46 @@ std::size_t count_of(const std::string& text, const std::string& what) {
 
 }  // namespace
 
+// numakeepd's kernel_assist = yes, no NUMAKEEP_KERNEL_ASSIST: a range made
+// before the runtime connected becomes assisted once the daemon welcomed it,
+// with no cpuset write.
+int daemon_default() {
+    Cgroup cg("nkassist", Nodemask::range(0, 3));
+    cg.add();
+    Report r;
+    Mapping m(16 * kPage);
+    Nodemask all = Nodemask::range(0, 3);
+    if (::mbind(m.data(), m.size(), MPOL_INTERLEAVE, all.kernel_data(), Nodemask::kKernelMaxnode,
+                0) != 0)
+        die("mbind");
+    bool assisted = wait_until(
+        [&] {
+            auto raw = raw_policy(m.data());
+            return raw && (raw->flags & kFlagRelativeNodes);
+        },
+        std::chrono::milliseconds(5000));
+    auto raw = raw_policy(m.data());
+    r.check(assisted, "the range made before the daemon's Welcome is held as %s",
+            raw ? to_string(*raw).c_str() : "?");
+    cg.set_mems(Nodemask::range(0, 1));
+    auto got = interposed_policy(m.data());
+    r.check(got && got->nodes == Nodemask::range(0, 1) && got->mode == Mode::Interleave,
+            "right after the write to 0-1 it reads back as %s",
+            got ? to_string(*got).c_str() : "?");
+    return r.finish();
+}
+
 int main(int argc, char** argv) {
     const std::string what = argc > 1 ? argv[1] : "";
+    if (what == "daemon-default") {
+        if (!std::getenv("NUMAKEEP_TEST_REEXEC")) reexec(argv, "-");
+        return daemon_default();
+    }
     const bool transcript = what == "transcript";
     const bool zero_window = what == "zero-window";
     const bool mixed = what == "mixed";
     if (!transcript && !zero_window && !mixed) {
-        std::printf("usage: nk-assist-check zero-window|transcript 0|1|mixed\n");
+        std::printf("usage: nk-assist-check zero-window|transcript 0|1|mixed|daemon-default\n");
         return 2;
     }
     const char* assist = transcript ? (argc > 2 ? argv[2] : "1") : "1";
