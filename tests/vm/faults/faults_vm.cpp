@@ -9,18 +9,30 @@
 //     nk-test-agent) and is still alive.
 //   agent-kill-leak KILLS
 //     programs started and killed with SIGKILL right after a mems write,
-//     KILLS times; numakeepd's descriptor count and RSS must stay flat.
+//     KILLS times; numakeepd's descriptor count, RSS and inotify watches
+//     must stay flat.
+//   emfile
+//     numakeepd's RLIMIT_NOFILE lowered (prlimit) to 40 above what it
+//     uses, then a flood of connections: the flood is refused, the daemon
+//     does not spin, a registered program still converges on the rule's
+//     policies after a mems write, a CLI query on a connection opened
+//     before is answered; with the limit back and the flood gone, a new
+//     program registers and converges.
 //
 // Uses the daemon cases' harness (tests/vm/daemon/vm_harness.hpp): its
 // private daemon, its nk-test-agent programs (NK_AGENT=preload: the real
 // libnumakeep.so does the rebinds).
 #include <dirent.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -66,6 +78,27 @@ long daemon_rss_kib(pid_t pid) {
     if (!status) return -1;
     auto at = status->find("VmRSS:");
     return at == std::string::npos ? -1 : std::strtol(status->c_str() + at + 6, nullptr, 10);
+}
+
+// Inotify watches numakeepd holds: one "inotify wd:" line per watch in the
+// fdinfo of its inotify descriptors (fs/notify/fdinfo.c).
+long daemon_watches(pid_t pid) {
+    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return -1;
+    long n = 0;
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        char target[64] = {};
+        if (::readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1) <= 0) continue;
+        if (std::string(target) != "anon_inode:inotify") continue;
+        auto info = read_file("/proc/" + std::to_string(pid) + "/fdinfo/" + e->d_name);
+        for (std::size_t at = info ? info->find("inotify wd:") : std::string::npos;
+             at != std::string::npos; at = info->find("inotify wd:", at + 1))
+            ++n;
+    }
+    ::closedir(d);
+    return n;
 }
 
 Nodemask random_mems(std::mt19937& rng) {
@@ -118,7 +151,7 @@ int agent_kill_leak(int kills) {
     d.start();
     Cgroup cg("nk-faults-leak", Nodemask::range(0, 3));
     std::mt19937 rng(7);
-    long fds0 = 0, rss0 = 0;
+    long fds0 = 0, rss0 = 0, watches0 = 0;
     for (int i = 0; i < kills; ++i) {
         cg.set_mems(Nodemask::range(0, 3));  // nk-test-agent sets up its policies on 0-3
         if (int err = move_pid(cg.path()); err) die("move driver", err);
@@ -130,17 +163,24 @@ int agent_kill_leak(int kills) {
             cg.set_mems(random_mems(rng));
             ::kill(victim, SIGKILL);  // mid-rebind; ~Agent reaps it
         }
+        if ((i + 1) % 100 == 0)
+            std::printf("%d kills: daemon %ld fds, %ld KiB RSS, %ld inotify watches\n", i + 1,
+                        daemon_fds(d.pid()), daemon_rss_kib(d.pid()), daemon_watches(d.pid()));
         if (i == kills / 10) {  // after warm-up: allocator pools and caches settled
             wait_until([&] { return list_processes().empty(); }, std::chrono::milliseconds(5000));
             // The daemon closes the query's own connection on its next turn.
             std::this_thread::sleep_for(std::chrono::milliseconds(300));
             fds0 = daemon_fds(d.pid());
             rss0 = daemon_rss_kib(d.pid());
+            watches0 = daemon_watches(d.pid());
+            std::printf("after %d kills: %ld fds, %ld KiB RSS, %ld inotify watches\n", i + 1, fds0,
+                        rss0, watches0);
         }
     }
     wait_until([&] { return list_processes().empty(); }, std::chrono::milliseconds(5000));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     long fds1 = daemon_fds(d.pid()), rss1 = daemon_rss_kib(d.pid());
+    long watches1 = daemon_watches(d.pid());
     g_report.check(list_processes().empty(), "no killed program left registered");
     // A leak grows the table; the baseline may still hold a connection the
     // daemon had not yet closed (seen: 13 -> 12), so fewer is fine.
@@ -148,6 +188,126 @@ int agent_kill_leak(int kills) {
                    fds1);
     g_report.check(rss1 <= rss0 + 512, "daemon RSS flat over %d kills: %ld -> %ld KiB", kills, rss0,
                    rss1);
+    g_report.check(watches0 >= 0 && watches1 <= watches0,
+                   "daemon inotify watches flat over %d kills: %ld -> %ld", kills, watches0,
+                   watches1);
+    std::printf(
+        "program kills survived: %d; daemon fds %ld -> %ld, RSS %ld -> %ld KiB, "
+        "watches %ld -> %ld\n",
+        kills, fds0, fds1, rss0, rss1, watches0, watches1);
+    return g_report.finish();
+}
+
+// Every process on `cli`, a connection opened before the flood.
+std::map<int, proto::ProcEntry> list_on(WireClient& cli) {
+    std::map<int, proto::ProcEntry> out;
+    if (!cli.send(proto::MsgType::QueryList, proto::Empty{})) return out;
+    for (;;) {
+        auto f = cli.recv(2000);
+        if (!f || f->type() != proto::MsgType::ProcEntry) return out;
+        auto e = f->as<proto::ProcEntry>();
+        out[e.pid] = e;
+    }
+}
+
+bool converged_on(WireClient& cli, pid_t pid) {
+    auto procs = list_on(cli);
+    auto it = procs.find(pid);
+    return it != procs.end() && !it->second.rebind_pending &&
+           it->second.generation_applied == it->second.generation_current;
+}
+
+long cpu_ticks(pid_t pid) {
+    auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return -1;
+    auto at = stat->rfind(')');
+    if (at == std::string::npos) return -1;
+    // Fields after the command: state is the 3rd field of the line,
+    // utime and stime the 14th and 15th (proc(5)).
+    const char* p = stat->c_str() + at + 2;
+    long utime = 0, stime = 0;
+    std::sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime);
+    return utime + stime;
+}
+
+int raw_connect() {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", kSocket);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int emfile() {
+    Daemon d;
+    d.start();
+    Cgroup cg("nk-faults-emfile", Nodemask::range(0, 3));
+    if (int err = move_pid(cg.path()); err) die("move driver", err);
+    auto agent = std::make_unique<Agent>("", 8);
+    WireClient cli(kSocket);
+    if (int err = move_pid(kCgroupRoot); err) die("move driver back", err);
+    g_report.check(cli.connected() && converged_on(cli, agent->pid()),
+                   "a program registered, a CLI connection open");
+
+    rlimit before{};
+    ::prlimit(d.pid(), RLIMIT_NOFILE, nullptr, &before);
+    long used = daemon_fds(d.pid());
+    rlimit low = before;
+    low.rlim_cur = static_cast<rlim_t>(used + 40);
+    if (::prlimit(d.pid(), RLIMIT_NOFILE, &low, nullptr) != 0) die("prlimit");
+    std::vector<int> flood;
+    for (int i = 0; i < 150; ++i)
+        if (int fd = raw_connect(); fd >= 0) flood.push_back(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    int refused = 0;
+    for (int fd : flood) {
+        char c;
+        if (::recv(fd, &c, 1, MSG_DONTWAIT) == 0) ++refused;
+    }
+    g_report.check(refused > 0,
+                   "flood of %zu connections with %ld fds in use, soft limit %lu: "
+                   "%d refused",
+                   flood.size(), used, static_cast<unsigned long>(low.rlim_cur), refused);
+    long t0 = cpu_ticks(d.pid());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+    long spent = cpu_ticks(d.pid()) - t0;
+    g_report.check(spent >= 0 && spent < ::sysconf(_SC_CLK_TCK) / 2,
+                   "the daemon does not spin while refusing: %ld ticks in 2 s", spent);
+
+    Nodemask mems = Nodemask::range(1, 2);
+    cg.set_mems(mems);
+    bool ok = wait_until([&] { return converged_on(cli, agent->pid()); },
+                         std::chrono::milliseconds(20000));
+    std::string answer = agent->ask("check");
+    g_report.check(ok && answer.rfind("ok", 0) == 0,
+                   "out of descriptors: the registered program converged on mems %s (%s), "
+                   "answered on the CLI connection opened before",
+                   mems.to_string().c_str(), answer.c_str());
+
+    ::prlimit(d.pid(), RLIMIT_NOFILE, &before, nullptr);
+    for (int fd : flood) ::close(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    cg.set_mems(Nodemask::range(0, 3));
+    if (int err = move_pid(cg.path()); err) die("move driver", err);
+    auto second = std::make_unique<Agent>("", 8);  // registers on a new connection
+    if (int err = move_pid(kCgroupRoot); err) die("move driver back", err);
+    Nodemask ends;
+    ends.set(0);
+    ends.set(3);
+    cg.set_mems(ends);
+    ok = wait_until(
+        [&] { return converged_on(cli, second->pid()) && converged_on(cli, agent->pid()); },
+        std::chrono::milliseconds(20000));
+    answer = second->ask("check");
+    std::string first = agent->ask("check");
+    g_report.check(ok && answer.rfind("ok", 0) == 0 && first.rfind("ok", 0) == 0,
+                   "recovered: a new program registered and both converged on 0,3 (%s / %s)",
+                   answer.c_str(), first.c_str());
+    g_report.check(::kill(d.pid(), 0) == 0, "numakeepd still running");
     return g_report.finish();
 }
 
@@ -162,9 +322,12 @@ int main(int argc, char** argv) {
         rc = sigkill_rebind(std::atoi(argv[2]), std::atoi(argv[3]));
     else if (c == "agent-kill-leak" && argc == 3)
         rc = agent_kill_leak(std::atoi(argv[2]));
+    else if (c == "emfile" && argc == 2)
+        rc = emfile();
     else
         std::fprintf(stderr,
-                     "usage: nk-faults-vm sigkill-rebind AGENTS ROUNDS | agent-kill-leak KILLS\n");
+                     "usage: nk-faults-vm sigkill-rebind AGENTS ROUNDS | agent-kill-leak KILLS | "
+                     "emfile\n");
     if (rc == 1) {
         std::printf("--- numakeepd log ---\n");
         if (auto log = read_file(kLog)) std::fputs(log->c_str(), stdout);

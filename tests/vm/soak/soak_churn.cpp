@@ -6,6 +6,10 @@
 // child does a little of the same and exits. On SIGUSR1 it stops churning,
 // joins its threads, prints "quiet" and sleeps until killed, so the driver
 // can compare every record with the kernel (numakeep show PID --json).
+// Before "quiet" it prints what it did: "counts mmaps N mremaps N munmaps N
+// threads N forks N".
+//
+//   nk-soak-churn [PAUSE_MS]   (default 10 ms between two churn steps)
 //
 // It calls libc's mbind/set_mempolicy (numaif.h), never the raw syscall:
 // those are the calls libnumakeep.so intercepts.
@@ -26,7 +30,12 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+bool g_forked_child = false;  // a fork's child never forks: no chain of forks
 constexpr long kPage = 4096;
+
+struct Counts {
+    long mmaps = 0, mremaps = 0, munmaps = 0, threads = 0, forks = 0;
+} g_counts;
 
 struct Area {
     char* at;
@@ -59,6 +68,7 @@ void churn_once(std::mt19937& rng, std::vector<Area>& areas) {
             if (p == MAP_FAILED) return;
             request(rng, p, len);
             static_cast<char*>(p)[0] = 1;
+            ++g_counts.mmaps;
             areas.push_back({static_cast<char*>(p), len});
             break;
         }
@@ -67,7 +77,10 @@ void churn_once(std::mt19937& rng, std::vector<Area>& areas) {
             Area& a = areas[rng() % areas.size()];
             std::size_t len = a.len + (1 + rng() % 4) * kPage;
             void* p = mremap(a.at, a.len, len, MREMAP_MAYMOVE);
-            if (p != MAP_FAILED) a = {static_cast<char*>(p), len};
+            if (p != MAP_FAILED) {
+                a = {static_cast<char*>(p), len};
+                ++g_counts.mremaps;
+            }
             break;
         }
         case 3: {  // punch a page, or unmap a whole area
@@ -82,25 +95,32 @@ void churn_once(std::mt19937& rng, std::vector<Area>& areas) {
                 areas[i] = areas.back();
                 areas.pop_back();
             }
+            ++g_counts.munmaps;
             break;
         }
         case 4: {  // thread churn
             pthread_t t;
             if (pthread_create(&t, nullptr, thread_churn,
-                               reinterpret_cast<void*>(static_cast<std::uintptr_t>(rng()))) == 0)
+                               reinterpret_cast<void*>(static_cast<std::uintptr_t>(rng()))) == 0) {
                 pthread_join(t, nullptr);
+                ++g_counts.threads;
+            }
             break;
         }
         case 5: {  // a fork that churns a little and exits
-            if (rng() % 8) return;
+            if (g_forked_child || rng() % 2) return;
             pid_t c = fork();
             if (c == 0) {
+                g_forked_child = true;
                 std::mt19937 r2(getpid());
                 std::vector<Area> mine;
                 for (int i = 0; i < 20; ++i) churn_once(r2, mine);
                 _exit(0);
             }
-            if (c > 0) waitpid(c, nullptr, 0);
+            if (c > 0) {
+                waitpid(c, nullptr, 0);
+                ++g_counts.forks;
+            }
             break;
         }
     }
@@ -112,7 +132,8 @@ void churn_once(std::mt19937& rng, std::vector<Area>& areas) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    long pause_us = (argc > 1 ? std::atol(argv[1]) : 10) * 1000;
     signal(SIGUSR1, [](int) { g_stop = true; });
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     setpriority(PRIO_PROCESS, 0, 15);  // the driver and the daemon come first (busybox has no nice)
@@ -123,8 +144,11 @@ int main() {
     std::printf("churning\n");
     while (!g_stop) {
         churn_once(rng, areas);
-        usleep(10000);  // leave the (emulated) CPUs to the driver and the daemon
+        usleep(static_cast<useconds_t>(
+            pause_us));  // leave the (emulated) CPUs to the driver and the daemon
     }
+    std::printf("counts mmaps %ld mremaps %ld munmaps %ld threads %ld forks %ld\n", g_counts.mmaps,
+                g_counts.mremaps, g_counts.munmaps, g_counts.threads, g_counts.forks);
     std::printf("quiet\n");
     for (;;) pause();
 }
