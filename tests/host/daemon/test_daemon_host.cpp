@@ -189,7 +189,10 @@ TEST_CASE("malformed frames and a wrong version are dropped, logged once each") 
         FrameHeader h;
         h.magic = 0xdeadbeef;
         REQUIRE(bad.send_raw(&h, sizeof h));
-        REQUIRE(bad.send_raw(&h, sizeof h));  // more garbage after the first
+        // More garbage after the first: the daemon may have dropped us
+        // already (then the send fails with EPIPE/ECONNRESET), which is
+        // as good; either way it must log the offender once.
+        (void)bad.send_raw(&h, sizeof h);
         CHECK(bad.closed_by_peer());
     }
     {
