@@ -246,3 +246,55 @@ TEST_CASE("requests are interned once and freed with their last range") {
     f.set(0, 1, 3);
     CHECK(f.str() == "0-1:3");
 }
+
+// set()'s one-descent path: a new request over exactly one recorded range
+// replaces that range's request in place (the interposed mbind's common
+// case: one buffer re-bound again and again). It must leave the store as
+// the general path would: merged with a neighbour of the same request,
+// and never taken for a partial overlap.
+TEST_CASE("set over exactly one range: replaced in place, merged, or the general path") {
+    Fixture f;
+    f.set(0, 2, 0);
+    f.set(2, 4, 1);
+    f.set(4, 6, 2);
+    f.set(2, 4, 3);  // exact, neighbours differ: in place
+    CHECK(f.str() == "0-2:0 2-4:3 4-6:2");
+    CHECK(f.s.requests() == 3);
+    f.set(2, 4, 0);  // exact, left neighbour equal: merged with it
+    CHECK(f.str() == "0-4:0 4-6:2");
+    f.set(6, 8, 1);
+    f.set(4, 6, 1);  // exact, right neighbour equal: merged with it
+    CHECK(f.str() == "0-4:0 4-8:1");
+    f.set(8, 10, 0);
+    f.set(4, 8, 0);  // exact, both neighbours equal: one range
+    CHECK(f.str() == "0-10:0");
+    CHECK(f.s.requests() == 1);
+    f.set(0, 10, 0);  // exact, same request: nothing changes
+    CHECK(f.str() == "0-10:0");
+    CHECK(f.s.requests() == 1);
+
+    f.set(12, 14, 1);
+    f.set(12, 13, 2);  // same start, shorter: split, not replaced
+    CHECK(f.str() == "0-10:0 12-13:2 13-14:1");
+    f.set(13, 15, 3);  // same start, longer: past the range's end
+    CHECK(f.str() == "0-10:0 12-13:2 13-15:3");
+    f.set(11, 15, 3);  // same end, earlier start
+    CHECK(f.str() == "0-10:0 11-15:3");
+    f.set(10, 11, 0);  // exact gap between two ranges: not a record, merges
+    CHECK(f.str() == "0-11:0 11-15:3");
+}
+
+TEST_CASE("set over exactly one range, alternating requests: the store stays as it was") {
+    // bench-preload's mbind worker: one page re-bound BIND / PREFERRED.
+    Fixture f;
+    f.set(0, 1, 2);
+    f.set(2, 3, 2);
+    for (int i = 0; i < 1000; ++i) {
+        f.set(1, 2, i % 2);
+        REQUIRE(f.s.check() == nullptr);
+    }
+    CHECK(f.str() == "0-1:2 1-2:1 2-3:2");
+    f.set(1, 2, 2);  // the neighbours' request: one range
+    CHECK(f.str() == "0-3:2");
+    CHECK(f.s.requests() == 1);
+}
