@@ -92,6 +92,19 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     const Semantics sem = config().semantics;
     const bool move = (msg.flags & proto::kRebindMovePages) != 0;
 
+    // 0. Task policies: every thread re-issues its own, in its signal
+    // handler. The round starts first so the threads do that while this
+    // thread works through the ranges (with many processes on few CPUs a
+    // signalled thread may wait long to be scheduled: it should not wait
+    // after the ranges, nor be timed out while they were being done).
+    for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
+        if (!tr->has_policy) continue;
+        Request target;
+        bool valid = planned_issue(tr->rec, msg.mems, sem, target);
+        plan_thread(*tr, valid, target);
+    }
+    ThreadRound threads = start_thread_round(true);
+
     // 1. Never clobber: a range whose first or last page no longer carries
     // the recorded mode (unmapped, re-mapped, changed by a call we did not
     // see) is forgotten, not re-bound. A one-page range has one page to ask
@@ -175,14 +188,8 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     for (auto& [s, e] : failed) store.punch(s, e);
     if (!stale.empty() || !failed.empty()) refresh_tracked();
 
-    // 3. Task policies: every thread re-issues its own.
-    for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
-        if (!tr->has_policy) continue;
-        Request target;
-        bool valid = planned_issue(tr->rec, msg.mems, sem, target);
-        plan_thread(*tr, valid, target);
-    }
-    ThreadRoundResult tres = run_thread_round(true, kThreadTimeoutMs);
+    // 3. The threads' answers (their round started before the ranges).
+    ThreadRoundResult tres = finish_thread_round(threads, true, kThreadTimeoutMs);
     done.threads_rebound = tres.rebound;
     done.errors += tres.errors;
     if (!done.first_errno) done.first_errno = tres.first_errno;

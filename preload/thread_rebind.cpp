@@ -157,13 +157,15 @@ int rebind_signal() {
     return __atomic_load_n(&g_signal, __ATOMIC_ACQUIRE);
 }
 
-ThreadRoundResult run_thread_round(bool apply, int timeout_ms) {
-    ThreadRoundResult res;
+ThreadRound start_thread_round(bool apply) {
+    ThreadRound started;
+    ThreadRoundResult& res = started.result;
     RuntimeState& st = state();
     bool any = false;
     for (ThreadRecord* tr = st.threads; tr; tr = tr->next) any |= tr->has_policy;
-    if (!any || !install_handler()) return res;
+    if (!any || !install_handler()) return started;
     std::uint32_t round = g_round.fetch_add(1, std::memory_order_relaxed) + 1;
+    started.round = round;
     pid_t pid = static_cast<pid_t>(raw(SYS_getpid));
     for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
         if (!tr->has_policy) continue;
@@ -186,6 +188,14 @@ ThreadRoundResult run_thread_round(bool apply, int timeout_ms) {
         }
         ++res.signalled;
     }
+    return started;
+}
+
+ThreadRoundResult finish_thread_round(ThreadRound& started, bool apply, int timeout_ms) {
+    ThreadRoundResult res = started.result;
+    const std::uint32_t round = started.round;
+    if (round == 0) return res;
+    RuntimeState& st = state();
     std::int64_t deadline = now_ms() + timeout_ms;
     for (;;) {
         std::uint32_t seen = g_answers.load(std::memory_order_acquire);
@@ -214,6 +224,11 @@ ThreadRoundResult run_thread_round(bool apply, int timeout_ms) {
         if (!res.first_errno) res.first_errno = ETIMEDOUT;
     }
     return res;
+}
+
+ThreadRoundResult run_thread_round(bool apply, int timeout_ms) {
+    ThreadRound started = start_thread_round(apply);
+    return finish_thread_round(started, apply, timeout_ms);
 }
 
 }  // namespace numakeep::preload

@@ -22,11 +22,25 @@ struct ThreadRoundResult {
     int first_errno = 0;
 };
 
-// Runs one round over every thread with a task policy (record lock held).
-// With `apply`, each thread re-issues the request planned for it (written
-// with plan_thread(); a thread without a plan only reports). Waits up to
-// timeout_ms for the answers; a thread that blocks the signal answers
-// later, and its mailbox still carries the latest plan.
+// A round under way: signalled, answers not yet collected.
+struct ThreadRound {
+    std::uint32_t round = 0;  // 0: nobody to signal
+    ThreadRoundResult result;
+};
+
+// Starts one round over every thread with a task policy (record lock held):
+// with `apply`, each thread re-issues the request planned for it (written
+// with plan_thread(); a thread without a plan only reports). Returns at
+// once, so the caller can do other work while the threads answer (the
+// handlers take no lock and touch only their own task policy).
+ThreadRound start_thread_round(bool apply);
+
+// Collects a started round's answers (record lock still held), waiting up
+// to timeout_ms from now; a thread that blocks the signal answers later,
+// and its mailbox still carries the latest plan.
+ThreadRoundResult finish_thread_round(ThreadRound& started, bool apply, int timeout_ms);
+
+// Both in one.
 ThreadRoundResult run_thread_round(bool apply, int timeout_ms);
 
 // Writes a thread's mailbox (record lock held): the request it is to
