@@ -24,24 +24,28 @@ inline constexpr int kMremapMaymove = 1;
 inline constexpr int kMremapFixed = 2;
 inline constexpr int kMremapDontunmap = 4;
 
-// What a successful mbind/set_mempolicy asks us to remember. Returns false
-// when nothing needs remembering: MPOL_DEFAULT and MPOL_LOCAL follow the
-// cpuset by themselves, and MPOL_PREFERRED with an empty mask is MPOL_LOCAL
-// (mpol_new() in mm/mempolicy.c turns it into local allocation).
-inline bool request_from_policy(int mode_arg, const Nodemask& nodes, Request& out) {
+// The mode and flags of a call's mode argument, written into `out` with
+// no home node (false, `out` untouched, for a mode the kernel does not know).
+inline bool mode_from_call(int mode_arg, Request& out) {
     auto raw = static_cast<unsigned>(mode_arg);
     unsigned mode = raw & ~static_cast<unsigned>(kModeFlagsMask);
     if (mode >= kModeCount) return false;
-    out = Request{};
     out.mode = static_cast<Mode>(mode);
     out.flags = static_cast<std::uint16_t>(raw & kModeFlagsMask);
-    out.nodes = nodes;
-    switch (out.mode) {
+    out.home_node = -1;
+    return true;
+}
+
+// Whether a decoded request needs remembering: MPOL_DEFAULT and MPOL_LOCAL
+// follow the cpuset by themselves, and MPOL_PREFERRED with an empty mask is
+// MPOL_LOCAL (mpol_new() in mm/mempolicy.c turns it into local allocation).
+inline bool worth_recording(const Request& r) {
+    switch (r.mode) {
         case Mode::Default:
         case Mode::Local:
             return false;
         case Mode::Preferred:
-            return !out.nodes.empty();
+            return !r.nodes.empty();
         default:
             return true;
     }
@@ -83,22 +87,17 @@ inline Nodemask nodes_from_user(const unsigned long* mask, unsigned long maxnode
 // noticeable part of the runtime's cost.
 inline bool request_from_call(int mode_arg, const unsigned long* mask, unsigned long maxnode,
                               Request& out) {
-    auto raw = static_cast<unsigned>(mode_arg);
-    unsigned mode = raw & ~static_cast<unsigned>(kModeFlagsMask);
-    if (mode >= kModeCount) return false;
-    out.mode = static_cast<Mode>(mode);
-    out.flags = static_cast<std::uint16_t>(raw & kModeFlagsMask);
-    out.home_node = -1;
+    if (!mode_from_call(mode_arg, out)) return false;
     nodes_from_user(mask, maxnode, out.nodes);
-    switch (out.mode) {
-        case Mode::Default:
-        case Mode::Local:
-            return false;
-        case Mode::Preferred:
-            return !out.nodes.empty();
-        default:
-            return true;
-    }
+    return worth_recording(out);
+}
+
+// What a successful set_mempolicy (or a policy read back) asks us to
+// remember; false when nothing needs remembering (worth_recording()).
+inline bool request_from_policy(int mode_arg, const Nodemask& nodes, Request& out) {
+    if (!mode_from_call(mode_arg, out)) return false;
+    out.nodes = nodes;
+    return worth_recording(out);
 }
 
 // A successful mbind over [start, start+len): the new request replaces every
