@@ -29,9 +29,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from nk_wire import frame, hello_payload, recv_frame  # noqa: E402
+
 NUMAKEEPD = sys.argv[1]
-MAGIC = 0x504B4D4E
-NODEMASK = 128
 T_HELLO, T_QUERY_LIST, T_QUERY_STATUS = 1, 40, 42
 T_WELCOME, T_PROC_ENTRY, T_LIST_END, T_STATUS_REPLY = 20, 60, 61, 65
 ON_TIME_S = 0.5
@@ -46,32 +47,10 @@ def check(ok, what):
         failures += 1
 
 
-def frame(msg_type, payload=b"", seq=1):
-    return struct.pack("<IHHII", MAGIC, 1, msg_type, len(payload), seq) + payload
 
 
-def hello_payload(pid):
-    mems = bytearray(NODEMASK)
-    mems[0] = 1
-    return struct.pack("<iIQQB3xIII", pid, 0, 0, 0, 0, 0, 0, 0) + bytes(mems)
 
 
-def recv_frame(s, timeout):
-    s.settimeout(timeout)
-    data = b""
-    while len(data) < 16:
-        chunk = s.recv(16 - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    _, _, msg_type, size, _ = struct.unpack("<IHHII", data)
-    body = b""
-    while len(body) < size:
-        chunk = s.recv(size - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return msg_type, body
 
 
 def closed_within(s, timeout):

@@ -32,9 +32,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from nk_wire import MAGIC, frame, hello_payload, recv_frame  # noqa: E402
+
 NUMAKEEPD, NUMAKEEP, LIBNUMAKEEP, CASE = sys.argv[1:5]
-MAGIC = 0x504B4D4E
-NODEMASK = 128
 T_HELLO, T_QUERY_LIST, T_QUERY_SHOW, T_QUERY_STATUS = 1, 40, 41, 42
 T_WELCOME, T_REBIND, T_STATUS_REPLY, T_ERROR = 20, 21, 65, 90
 MESSAGE_TIMEOUT_MS = 300
@@ -50,35 +51,10 @@ def check(ok, what):
         failures += 1
 
 
-def frame(msg_type, payload=b"", version=1, size=None, seq=1):
-    n = len(payload) if size is None else size
-    return struct.pack("<IHHII", MAGIC, version, msg_type, n, seq) + payload
 
 
-def hello_payload(pid):
-    # Hello: pid, flags, generation_applied, start_time (0: unchecked),
-    # semantics, reserved[3], ranges, threads, reserved2, mems.
-    mems = bytearray(NODEMASK)
-    mems[0] = 1
-    return struct.pack("<iIQQB3xIII", pid, 0, 0, 0, 0, 0, 0, 0) + bytes(mems)
 
 
-def recv_frame(s, timeout):
-    s.settimeout(timeout)
-    head = b""
-    while len(head) < 16:
-        chunk = s.recv(16 - len(head))
-        if not chunk:
-            return None
-        head += chunk
-    magic, version, msg_type, size, seq = struct.unpack("<IHHII", head)
-    body = b""
-    while len(body) < size:
-        chunk = s.recv(size - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return msg_type, body
 
 
 def closed_within(s, timeout):
