@@ -98,11 +98,16 @@ void Server::adopt(int fd) {
     loop_.add(fd, EPOLLIN, [this](std::uint32_t) { on_accept(); });
 }
 
+bool Server::refusal_log_due() {
+    std::int64_t now = monotonic_ms();
+    if (now - last_refusal_log_ms_ < 10'000) return false;  // one line per 10 s
+    last_refusal_log_ms_ = now;
+    return true;
+}
+
 void Server::refuse_for_descriptors() {
     ++refused_;
-    std::int64_t now = monotonic_ms();
-    if (now - last_refusal_log_ms_ >= 10'000) {  // at most one line per 10 s
-        last_refusal_log_ms_ = now;
+    if (refusal_log_due()) {
         spdlog::warn(
             "out of file descriptors with {} connections: refusing new ones (raise "
             "LimitNOFILE); {} refused so far",
@@ -163,9 +168,7 @@ void Server::on_accept() {
         if (conns_.size() >= limits_.max_connections || mine >= limits_.max_connections_per_uid) {
             ++refused_;
             if (mine == 0) per_uid_.erase(cred.uid);
-            std::int64_t now = monotonic_ms();
-            if (now - last_refusal_log_ms_ >= 10'000) {  // at most one line per 10 s
-                last_refusal_log_ms_ = now;
+            if (refusal_log_due()) {
                 spdlog::warn(
                     "connection from pid {} uid {} refused: limit reached ({} in all, {} "
                     "for this uid); {} refused so far",

@@ -90,6 +90,9 @@ class Server {
 
   private:
     void on_accept();
+    // Whether a refusal may be logged now: at most one line per 10 s,
+    // shared by every kind of refusal.
+    bool refusal_log_due();
     // Out of descriptors: log (at most once per 10 s) and count a refusal.
     void refuse_for_descriptors();
     // Stops watching the listener until a connection closes or 100 ms pass.
