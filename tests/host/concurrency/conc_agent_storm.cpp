@@ -12,6 +12,7 @@
 
 #include <atomic>
 
+#include "fork_threads.hpp"
 #include "harness.hpp"
 
 using namespace numakeep;
@@ -22,7 +23,6 @@ namespace {
 constexpr int kWorkers = 4;
 constexpr int kIterations = 300;
 constexpr int kShortLived = 60;
-unsigned long g_node0 = 1;
 std::atomic<int> g_call_failures{0};
 std::atomic<int> g_running{0};
 
@@ -35,21 +35,21 @@ void* worker(void* arg) {
     for (int k = 0; k < kIterations; ++k) {
         switch ((k + id) % 4) {
             case 0:
-                expect_ok(set_mempolicy(MPOL_BIND, &g_node0, 2));
+                expect_ok(set_mempolicy(MPOL_BIND, &kNode0, 2));
                 break;
             case 1:
-                expect_ok(set_mempolicy(MPOL_PREFERRED, &g_node0, 2));
+                expect_ok(set_mempolicy(MPOL_PREFERRED, &kNode0, 2));
                 break;
             case 2:
-                expect_ok(set_mempolicy(MPOL_INTERLEAVE, &g_node0, 2));
+                expect_ok(set_mempolicy(MPOL_INTERLEAVE, &kNode0, 2));
                 break;
             default:
                 expect_ok(set_mempolicy(MPOL_DEFAULT, nullptr, 0));
                 break;
         }
         char* p = map_pages(8);
-        expect_ok(mbind(p, 4 * 4096, MPOL_BIND, &g_node0, 2, 0));
-        expect_ok(mbind(p + 4 * 4096, 4 * 4096, MPOL_INTERLEAVE, &g_node0, 2, 0));
+        expect_ok(mbind(p, 4 * 4096, MPOL_BIND, &kNode0, 2, 0));
+        expect_ok(mbind(p + 4 * 4096, 4 * 4096, MPOL_INTERLEAVE, &kNode0, 2, 0));
         void* q = mremap(p, 8 * 4096, 6 * 4096, 0);
         if (q == MAP_FAILED) g_call_failures.fetch_add(1);
         expect_ok(munmap(p, 6 * 4096));
@@ -59,15 +59,15 @@ void* worker(void* arg) {
 }
 
 void* short_lived(void*) {
-    expect_ok(set_mempolicy(MPOL_PREFERRED, &g_node0, 2));
+    expect_ok(set_mempolicy(MPOL_PREFERRED, &kNode0, 2));
     char* p = map_pages(1);
-    expect_ok(mbind(p, 4096, MPOL_BIND, &g_node0, 2, 0));
+    expect_ok(mbind(p, 4096, MPOL_BIND, &kNode0, 2, 0));
     expect_ok(munmap(p, 4096));
     return nullptr;
 }
 
 void* spawner(void*) {
-    expect_ok(set_mempolicy(MPOL_BIND, &g_node0, 2));  // inherited by each short-lived thread
+    expect_ok(set_mempolicy(MPOL_BIND, &kNode0, 2));  // inherited by each short-lived thread
     for (int i = 0; i < kShortLived; ++i) {
         pthread_t t;
         if (pthread_create(&t, nullptr, short_lived, nullptr) == 0) pthread_join(t, nullptr);
@@ -81,13 +81,10 @@ void* spawner(void*) {
 int main(int argc, char** argv) {
     Harness h(argc, argv);
     alarm(240);  // a deadlock fails the test instead of hanging it
-    char* a = map_pages(2);
-    h.check(mbind(a, 2 * 4096, MPOL_BIND, &g_node0, 2, 0) == 0, "mbind (starts the agent)");
-    std::vector<PolicyEntry> ranges, threads;
-    bool talking = h.preloaded() && h.records(ranges, threads);
+    AgentStart start = start_agent(h);
     // With a task policy of its own, main's threads inherit it (the
     // runtime's thread start wraps theirs) while rebinds arrive.
-    h.check(set_mempolicy(MPOL_PREFERRED, &g_node0, 2) == 0, "main: set_mempolicy preferred");
+    h.check(set_mempolicy(MPOL_PREFERRED, &kNode0, 2) == 0, "main: set_mempolicy preferred");
 
     g_running = kWorkers + 1;
     pthread_t t[kWorkers + 1];
@@ -95,12 +92,12 @@ int main(int argc, char** argv) {
         pthread_create(&t[i], nullptr, worker, reinterpret_cast<void*>(i));
     pthread_create(&t[kWorkers], nullptr, spawner, nullptr);
 
-    unsigned sent = 0, answered = 0, dumps = 0, dumped = 0;
-    while (talking && g_running.load() > 0) {
-        proto::RebindDone done{};
-        ++sent;
-        if (h.daemon().rebind(sent, mems_allowed(), done)) ++answered;
-        if (sent % 4 == 0) {
+    RebindTally rebinds;
+    unsigned dumps = 0, dumped = 0;
+    std::vector<PolicyEntry> ranges, threads;
+    while (start.talking && g_running.load() > 0) {
+        rebinds.send_one(h.daemon());
+        if (rebinds.sent % 4 == 0) {
             ++dumps;
             if (h.daemon().dump(ranges, threads)) ++dumped;
         }
@@ -108,12 +105,12 @@ int main(int argc, char** argv) {
     for (auto& th : t) pthread_join(th, nullptr);
     h.check(g_call_failures.load() == 0, "every call of the program succeeded (%d failed)",
             g_call_failures.load());
-    if (talking) {
-        h.check(sent > 0 && answered == sent, "every rebind answered (%u of %u)", answered, sent);
+    if (start.talking) {
+        rebinds.check(h);
         h.check(dumped == dumps, "every dump answered (%u of %u)", dumped, dumps);
         // Quiet now: the records are exactly what is left.
         h.check(h.daemon().dump(ranges, threads), "a last dump");
-        h.check(ranges.size() == 1 && covered(ranges, a, 2 * 4096),
+        h.check(ranges.size() == 1 && covered(ranges, start.first_range, 2 * 4096),
                 "only the first mbind's record is left (%zu ranges)", ranges.size());
         h.check(threads.size() == 1 && threads[0].tid == gettid_raw(),
                 "the exited threads' records are gone, main's is left (%zu)", threads.size());
