@@ -20,24 +20,16 @@
 #include "daemon_frames.hpp"
 #include "numakeep/range_store.hpp"
 #include "numakeep/rebind.hpp"
+#include "recorded.hpp"
 
 using namespace numakeep;
 using namespace numakeep::preload;
+using numakeep::test::recorded;
 
 namespace {
 
 void require(bool ok) {
     if (!ok) std::abort();  // libFuzzer reports the input; the replay test fails
-}
-
-Recorded record(Mode mode, std::uint16_t flags, Nodemask nodes, Nodemask m0, int home = -1) {
-    Recorded r;
-    r.request.mode = mode;
-    r.request.flags = flags;
-    r.request.nodes = nodes;
-    r.request.home_node = home;
-    r.mems_at_request = m0;
-    return r;
 }
 
 // The runtime's records: ranges and thread requests of every mode, made
@@ -50,14 +42,14 @@ struct Records {
     Records() {
         const Nodemask m0{0, 1, 2, 3};
         const Recorded recs[] = {
-            record(Mode::Bind, 0, Nodemask{1}, m0),
-            record(Mode::Interleave, 0, Nodemask{0, 1, 2, 3}, m0),
-            record(Mode::Preferred, 0, Nodemask{2}, m0, 2),
-            record(Mode::PreferredMany, 0, Nodemask{1, 3}, Nodemask{1, 3}),
-            record(Mode::Bind, kFlagStaticNodes, Nodemask{0, 5}, m0),
-            record(Mode::Interleave, kFlagRelativeNodes, Nodemask{0, 1}, m0),
-            record(Mode::WeightedInterleave, 0, Nodemask{0, 2}, Nodemask{0, 2, 700}),
-            record(Mode::Bind, 0, Nodemask::range(0, 1023), Nodemask::range(0, 1023)),
+            recorded(Mode::Bind, Nodemask{1}, m0),
+            recorded(Mode::Interleave, Nodemask{0, 1, 2, 3}, m0),
+            recorded(Mode::Preferred, Nodemask{2}, m0, 2),
+            recorded(Mode::PreferredMany, Nodemask{1, 3}, Nodemask{1, 3}),
+            recorded(Mode::Bind, Nodemask{0, 5}, m0, -1, kFlagStaticNodes),
+            recorded(Mode::Interleave, Nodemask{0, 1}, m0, -1, kFlagRelativeNodes),
+            recorded(Mode::WeightedInterleave, Nodemask{0, 2}, Nodemask{0, 2, 700}),
+            recorded(Mode::Bind, Nodemask::range(0, 1023), Nodemask::range(0, 1023)),
         };
         std::uint64_t at = 0x7f0000000000;
         lowest = at;
@@ -84,8 +76,7 @@ void plan(const Records& recs, const proto::Rebind& msg) {
         std::uint64_t last_end = recs.lowest;
         recs.store.plan_rebind(msg.mems, s,
                                [&](std::uint64_t start, std::uint64_t end, const Request& req) {
-                                   require(start >= last_end && start < end &&
-                                           end <= recs.highest);
+                                   require(start >= last_end && start < end && end <= recs.highest);
                                    last_end = end;
                                    require(req.mode != Mode::Default && req.mode != Mode::Local);
                                });

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "numakeep/range_store.hpp"
+#include "recorded.hpp"
 
 namespace numakeep::test {
 
@@ -22,12 +23,11 @@ inline constexpr std::uint64_t kPage = RangeStore::kPageSize;
 inline std::vector<Recorded> sample_records(std::size_t n) {
     std::vector<Recorded> out;
     for (std::size_t i = 0; i < n; ++i) {
-        Recorded r;
-        r.request.mode = static_cast<Mode>(1 + i % 6);  // never Default
-        r.request.nodes = Nodemask{static_cast<unsigned>(i % 4), static_cast<unsigned>(i % 700)};
-        r.request.home_node = i % 3 == 0 ? -1 : static_cast<int>(i % 4);
-        r.mems_at_request = Nodemask::range(0, static_cast<unsigned>(1 + i / 6 % 4));
-        out.push_back(r);
+        out.push_back(
+            recorded(static_cast<Mode>(1 + i % 6),  // never Default
+                     Nodemask{static_cast<unsigned>(i % 4), static_cast<unsigned>(i % 700)},
+                     Nodemask::range(0, static_cast<unsigned>(1 + i / 6 % 4)),
+                     i % 3 == 0 ? -1 : static_cast<int>(i % 4)));
     }
     return out;
 }

@@ -6,22 +6,15 @@
 #include <vector>
 
 #include "numakeep/range_store.hpp"
+#include "recorded.hpp"
 
 using namespace numakeep;
+using numakeep::test::recorded;
 
 namespace {
 
 constexpr std::uint64_t P = RangeStore::kPageSize;
 constexpr std::uint64_t B = 0x600000000000ULL;
-
-Recorded made(Mode mode, Nodemask nodes, Nodemask mems, int home = -1) {
-    Recorded r;
-    r.request.mode = mode;
-    r.request.nodes = nodes;
-    r.request.home_node = home;
-    r.mems_at_request = mems;
-    return r;
-}
 
 struct Call {
     std::uint64_t start, end;  // in pages from B
@@ -48,9 +41,9 @@ const Nodemask kAll = Nodemask::range(0, 3);
 const Nodemask kLow = Nodemask{0, 1};
 // Interleave over the whole cpuset, asked under two different cpusets:
 // different records, the same result under any new mems.
-const Recorded kWholeA = made(Mode::Interleave, kAll, kAll);
-const Recorded kWholeB = made(Mode::Interleave, kLow, kLow);
-const Recorded kBindTwo = made(Mode::Bind, Nodemask{2}, kAll);
+const Recorded kWholeA = recorded(Mode::Interleave, kAll, kAll);
+const Recorded kWholeB = recorded(Mode::Interleave, kLow, kLow);
+const Recorded kBindTwo = recorded(Mode::Bind, Nodemask{2}, kAll);
 
 }  // namespace
 
@@ -91,9 +84,9 @@ TEST_CASE("a gap, or a different result, starts a new call") {
 TEST_CASE("ranges recorded with MPOL_DEFAULT or MPOL_LOCAL need no call") {
     RangeStore s;
     REQUIRE(s.set(B, B + 2 * P, kWholeA));
-    REQUIRE(s.set(B + 2 * P, B + 3 * P, made(Mode::Local, {}, kAll)));
+    REQUIRE(s.set(B + 2 * P, B + 3 * P, recorded(Mode::Local, {}, kAll)));
     REQUIRE(s.set(B + 3 * P, B + 5 * P, kWholeA));
-    REQUIRE(s.set(B + 5 * P, B + 6 * P, made(Mode::Default, {}, kAll)));
+    REQUIRE(s.set(B + 5 * P, B + 6 * P, recorded(Mode::Default, {}, kAll)));
     auto calls = plan(s, kLow);
     REQUIRE(calls.size() == 2);  // not one: the local range lies between
     CHECK((calls[0].start == 0 && calls[0].end == 2));
@@ -102,7 +95,7 @@ TEST_CASE("ranges recorded with MPOL_DEFAULT or MPOL_LOCAL need no call") {
 
 TEST_CASE("the home node is carried through the rule") {
     RangeStore s;
-    Recorded homed = made(Mode::Bind, kAll, kAll, 3);
+    Recorded homed = recorded(Mode::Bind, kAll, kAll, 3);
     REQUIRE(s.set(B, B + P, homed));
     auto calls = plan(s, kLow);
     REQUIRE(calls.size() == 1);
