@@ -24,12 +24,12 @@ import resource
 import shutil
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from nk_daemon import PrivateDaemon  # noqa: E402
 from nk_wire import frame, hello_payload, recv_frame  # noqa: E402
 
 NUMAKEEPD = sys.argv[1]
@@ -45,12 +45,6 @@ def check(ok, what):
     print(("ok    " if ok else "FAIL  ") + what, flush=True)
     if not ok:
         failures += 1
-
-
-
-
-
-
 
 
 def closed_within(s, timeout):
@@ -69,42 +63,8 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Daemon:
-    def __init__(self, tmp):
-        self.sock = os.path.join(tmp, "run", "numakeepd.sock")
-        self.log_path = os.path.join(tmp, "numakeepd.log")
-        os.makedirs(os.path.join(tmp, "cgroup"))
-        conf = os.path.join(tmp, "numakeepd.conf")
-        with open(conf, "w") as f:
-            f.write(f"cgroup_root = {tmp}/cgroup\nmax_connections_per_uid = 100000\n")
-        self.log_file = open(self.log_path, "w")
-        self.proc = subprocess.Popen([NUMAKEEPD, "--config", conf, "--socket", self.sock,
-                                      "--foreground", "--log-level", "info"],
-                                     stdout=self.log_file, stderr=self.log_file)
-        for _ in range(500):
-            if os.path.exists(self.sock):
-                break
-            time.sleep(0.01)
-        if not os.path.exists(self.sock):
-            raise SystemExit("FAIL  the daemon did not create its socket\n" + self.log())
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(self.sock)
-        return s
-
-    def fds(self):
-        return sorted(os.readlink(f"/proc/{self.proc.pid}/fd/{n}")
-                      for n in os.listdir(f"/proc/{self.proc.pid}/fd"))
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.log_file.close()
+def start_daemon(tmp):
+    return PrivateDaemon(NUMAKEEPD, tmp, "max_connections_per_uid = 100000\n")
 
 
 def served(well, agent_pid, what):
@@ -159,7 +119,7 @@ def main():
         print("no prlimit")
         sys.exit(77)
     tmp = tempfile.mkdtemp(prefix="numakeep-emfile-")
-    d = Daemon(tmp)
+    d = start_daemon(tmp)
     try:
         well = d.connect()
         agent = d.connect()

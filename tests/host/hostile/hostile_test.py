@@ -33,6 +33,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from nk_daemon import PrivateDaemon  # noqa: E402
 from nk_wire import MAGIC, frame, hello_payload, recv_frame  # noqa: E402
 
 NUMAKEEPD, NUMAKEEP, LIBNUMAKEEP, CASE = sys.argv[1:5]
@@ -49,12 +50,6 @@ def check(ok, what):
     print(("ok    " if ok else "FAIL  ") + what, flush=True)
     if not ok:
         failures += 1
-
-
-
-
-
-
 
 
 def closed_within(s, timeout):
@@ -75,46 +70,10 @@ def closed_within(s, timeout):
             return True
 
 
-class Daemon:
-    def __init__(self, tmp, extra_conf=""):
-        self.tmp = tmp
-        self.sock = os.path.join(tmp, "run", "numakeepd.sock")
-        self.log_path = os.path.join(tmp, "numakeepd.log")
-        os.makedirs(os.path.join(tmp, "cgroup"), exist_ok=True)
-        conf = os.path.join(tmp, "numakeepd.conf")
-        with open(conf, "w") as f:
-            f.write(f"cgroup_root = {tmp}/cgroup\n"
-                    f"message_timeout_ms = {MESSAGE_TIMEOUT_MS}\n"
-                    f"max_connections_per_uid = {PER_UID_CAP}\n" + extra_conf)
-        self.log_file = open(self.log_path, "w")
-        self.proc = subprocess.Popen([NUMAKEEPD, "--config", conf, "--socket", self.sock,
-                                      "--foreground", "--log-level", "info"],
-                                     stdout=self.log_file, stderr=self.log_file)
-        for _ in range(500):
-            if os.path.exists(self.sock):
-                break
-            time.sleep(0.01)
-        if not os.path.exists(self.sock):
-            print(self.log())
-            raise SystemExit("FAIL  the daemon did not create its socket")
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(self.sock)
-        return s
-
-    def fds(self):
-        return sorted(os.readlink(f"/proc/{self.proc.pid}/fd/{n}")
-                      for n in os.listdir(f"/proc/{self.proc.pid}/fd"))
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.log_file.close()
+def start_daemon(tmp):
+    """Short message timeout and per-uid cap, so offenders are dropped fast."""
+    return PrivateDaemon(NUMAKEEPD, tmp, f"message_timeout_ms = {MESSAGE_TIMEOUT_MS}\n"
+                         f"max_connections_per_uid = {PER_UID_CAP}\n")
 
 
 def status_on_time(d, well, what):
@@ -137,7 +96,7 @@ def logged_once(d, text, what):
 
 def case_clients():
     tmp = tempfile.mkdtemp(prefix="numakeep-hostile-")
-    d = Daemon(tmp)
+    d = start_daemon(tmp)
     try:
         fds_before = d.fds()
         well = d.connect()
@@ -254,7 +213,7 @@ def case_isolation():
         sys.exit(77)
     tmp = tempfile.mkdtemp(prefix="numakeep-isolation-")
     os.chmod(tmp, 0o755)
-    d = Daemon(tmp)
+    d = start_daemon(tmp)
     workers = []
     try:
         # Permissions the daemon gives what it creates.
