@@ -141,3 +141,24 @@ step() {
     wait_for 50 policies_match "$1"
     check $? "mems $1: kernel policies are the rule's (after $((waited * 100)) ms)"
 }
+
+# walk_echoing_program NAME: the end of the cases whose program NAME ($pid)
+# reads control lines from fd 3 and echoes them: walks the DESIGN.md
+# sequence (a step, the case's show_policies, a "step MEMS" line to the
+# program), closes its input, and checks that its output less those lines
+# (/tmp/nk.out) and its exit status are the plain run's (/tmp/plain.out,
+# $plain_status).
+walk_echoing_program() {
+    for mems in $walk; do
+        step "$mems"
+        show_policies
+        echo "step $mems" >&3
+    done
+    exec 3>&-
+    wait "$pid"
+    status=$?
+    grep -v '^step ' /tmp/nk.out > /tmp/nk-program.out
+    cmp /tmp/plain.out /tmp/nk-program.out
+    check $? "$1 printed exactly what it prints without numakeep"
+    check $([ "$status" -eq "$plain_status" ]; echo $?) "exit status $status, without numakeep $plain_status"
+}

@@ -45,18 +45,6 @@ show_policies() {
 wait_for 50 policies_match 0-3
 check $? "start: interleave:0-3, bind:2, bind:3"
 show_policies
-for mems in $walk; do
-    step "$mems"
-    show_policies
-    echo "step $mems" >&3
-done
-
-exec 3>&-
-wait "$pid"
-status=$?
-grep -v '^step ' /tmp/nk.out > /tmp/nk-program.out
-cmp /tmp/plain.out /tmp/nk-program.out
-check $? "nk-libnuma-vm printed exactly what it prints without numakeep"
-check $([ "$status" -eq "$plain_status" ]; echo $?) "exit status $status, without numakeep $plain_status"
+walk_echoing_program nk-libnuma-vm
 stop_daemon
 finish
