@@ -261,7 +261,13 @@ bool Numakeepd::on_hello(Connection& c, const proto::FrameHeader&, const proto::
     Semantics env_semantics = static_cast<Semantics>(hello.semantics);
     p.semantics = p.semantics_from_env && hello.semantics <= 3 ? env_semantics
                                                                : config_.semantics_for(p.cgroup);
-    p.kernel_assist = (hello.flags & proto::kHelloKernelAssist) != 0;
+    // What the agent will run with once it has read the Welcome below: its
+    // own setting only when NUMAKEEP_KERNEL_ASSIST gave it, else our default
+    // (preload/agent.cpp try_connect adopts welcome.kernel_assist). The bit
+    // alone is stale: said before the Welcome, or inherited across fork.
+    p.kernel_assist = (hello.flags & proto::kHelloKernelAssistFromEnv) != 0
+                          ? (hello.flags & proto::kHelloKernelAssist) != 0
+                          : config_.kernel_assist;
     p.ranges = hello.ranges;
     p.threads = hello.threads;
     p.registered_ms = monotonic_ms();

@@ -206,6 +206,7 @@ proto::Hello make_hello() {
     const Config& cfg = config();
     if (cfg.semantics_from_env) hello.flags |= proto::kHelloSemanticsFromEnv;
     if (cfg.kernel_assist) hello.flags |= proto::kHelloKernelAssist;
+    if (cfg.kernel_assist_env_set) hello.flags |= proto::kHelloKernelAssistFromEnv;
     hello.semantics = static_cast<std::uint8_t>(cfg.semantics);
     RecordLock lock;
     RuntimeState& st = state();

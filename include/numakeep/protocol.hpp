@@ -63,9 +63,15 @@ struct FrameHeader {
 };
 static_assert(sizeof(FrameHeader) == 16);
 
-// Agent flags in Hello.
-inline constexpr std::uint32_t kHelloKernelAssist = 1U << 0;    // kernel-assisted mode on
-inline constexpr std::uint32_t kHelloSemanticsFromEnv = 1U << 1;  // NUMAKEEP_SEMANTICS set
+// Agent flags in Hello. kHelloKernelAssist is the agent's setting as it
+// says Hello, which for an agent not told by NUMAKEEP_KERNEL_ASSIST is only
+// what it held before this Welcome (off, or a previous daemon's default
+// inherited across fork): the Welcome's default replaces it. So the daemon
+// trusts the bit only with kHelloKernelAssistFromEnv, as it trusts
+// Hello::semantics only with kHelloSemanticsFromEnv.
+inline constexpr std::uint32_t kHelloKernelAssist = 1U << 0;         // kernel-assisted mode on
+inline constexpr std::uint32_t kHelloSemanticsFromEnv = 1U << 1;     // NUMAKEEP_SEMANTICS set
+inline constexpr std::uint32_t kHelloKernelAssistFromEnv = 1U << 2;  // NUMAKEEP_KERNEL_ASSIST set
 
 struct Hello {
     std::int32_t pid = 0;               // as the agent sees itself (checked against SO_PEERCRED)

@@ -483,6 +483,58 @@ def case_real_daemon():
         daemon.terminate()
         daemon.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+    check_kernel_assist_listed()
+
+
+def check_kernel_assist_listed():
+    """Under a daemon whose kernel_assist default is on, ps shows the setting
+    each process runs with: the default unless NUMAKEEP_KERNEL_ASSIST chose."""
+    tmp = tempfile.mkdtemp(prefix="numakeep-cli-assist-")
+    os.mkdir(os.path.join(tmp, "cg"))
+    conf = os.path.join(tmp, "numakeepd.conf")
+    with open(conf, "w") as f:
+        f.write(f"cgroup_root = {tmp}/cg\nkernel_assist = yes\n")
+    sock = os.path.join(tmp, "numakeepd.sock")
+    daemon = subprocess.Popen([NUMAKEEPD, "--config", conf, "--socket", sock, "--foreground"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = {}
+    try:
+        for _ in range(500):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
+        env = {"NUMAKEEP_SOCKET": sock, "NUMAKEEP_PRELOAD": LIBNUMAKEEP}
+        for setting in ("unset", "0", "1"):
+            e = sanitizer_env(dict(os.environ, **env))
+            e.pop("NUMAKEEP_KERNEL_ASSIST", None)
+            if setting != "unset":
+                e["NUMAKEEP_KERNEL_ASSIST"] = setting
+            # A task policy: the agent connects only once it has a record.
+            workers[setting] = subprocess.Popen(
+                [NUMAKEEP, "run", "--interleave=all", "--", "sleep", "30"], env=e)
+        listed = {}
+        for _ in range(200):
+            ps = json.loads(numakeep("ps", "--json", env=env).stdout or "{}")
+            listed = {p["pid"]: p["kernel_assist"] for p in ps.get("processes", [])}
+            if all(w.pid in listed for w in workers.values()):
+                break
+            time.sleep(0.05)
+        want = {"unset": True, "0": False, "1": True}
+        for setting, w in workers.items():
+            check(listed.get(w.pid) == want[setting],
+                  f"kernel_assist = yes, NUMAKEEP_KERNEL_ASSIST {setting}: ps --json says "
+                  f"kernel_assist {listed.get(w.pid)} (want {want[setting]})")
+        show = load(numakeep("show", str(workers["unset"].pid), "--json", env=env),
+                    "show PID --json (kernel_assist = yes)")
+        check(show.get("process", {}).get("kernel_assist") is True,
+              f"show --json: the daemon's default is the process's setting ({show.get('process')})")
+    finally:
+        for w in workers.values():
+            w.kill()
+            w.wait()
+        daemon.terminate()
+        daemon.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 CASES = {"numactl-parity": case_numactl_parity, "json-schema": case_json_schema,

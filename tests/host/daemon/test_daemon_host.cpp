@@ -376,6 +376,67 @@ TEST_CASE("connections per uid are capped") {
     CHECK(d.log().find("limit reached") != std::string::npos);
 }
 
+namespace {
+
+// Rewrites the configuration with `extra`, sends SIGHUP and waits until the
+// daemon's status reports kernel_assist == `assist` (the reload is done).
+void reload_with_kernel_assist(PrivateDaemon& d, const std::string& extra, bool assist) {
+    d.write_config(extra);
+    ::kill(d.pid(), SIGHUP);
+    WireClient cli(d.socket());
+    bool seen = false;
+    for (int i = 0; i < 200 && !seen; ++i) {
+        REQUIRE(cli.send(MsgType::QueryStatus, Empty{}));
+        auto st = cli.recv();
+        REQUIRE(st);
+        REQUIRE(st->type() == MsgType::StatusReply);
+        seen = (st->as<StatusReply>().kernel_assist != 0) == assist;
+        if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE_MESSAGE(seen, "the daemon did not reload '", extra, "'\n", d.log());
+}
+
+// Says Hello with `flags`, checks the Welcome's default is `welcome_assist`,
+// and returns the kernel_assist the daemon lists for this process.
+bool listed_kernel_assist(std::uint32_t flags, bool welcome_assist) {
+    auto& d = daemon_under_test();
+    WireClient a(d.socket());
+    REQUIRE(a.connected());
+    Hello h = hello_for_self();
+    h.flags = flags;
+    REQUIRE(a.send(MsgType::Hello, h));
+    auto w = a.recv_type(MsgType::Welcome);
+    REQUIRE(w);
+    CHECK((w->as<Welcome>().kernel_assist != 0) == welcome_assist);
+    WireClient cli(d.socket());
+    for (const ProcEntry& e : query_list(cli))
+        if (e.pid == ::getpid()) return e.kernel_assist != 0;
+    FAIL("this process is not listed after its Hello");
+    return false;
+}
+
+}  // namespace
+
+// The agent says Hello before it has read the Welcome that gives it the
+// daemon's default, so its kHelloKernelAssist is only its own choice when
+// NUMAKEEP_KERNEL_ASSIST made it (kHelloKernelAssistFromEnv); otherwise what
+// ps shows must be the default the Welcome hands it.
+TEST_CASE("the listed kernel_assist is the agent's effective setting") {
+    auto& d = daemon_under_test();
+    reload_with_kernel_assist(d, "kernel_assist = true\n", true);
+    CHECK(listed_kernel_assist(0, true));                                // the default turns it on
+    CHECK_FALSE(listed_kernel_assist(kHelloKernelAssistFromEnv, true));  // NUMAKEEP_KERNEL_ASSIST=0
+    CHECK(listed_kernel_assist(kHelloKernelAssistFromEnv | kHelloKernelAssist, true));
+
+    reload_with_kernel_assist(d, "", false);  // back to the default: off
+    // The bit alone is stale (a fork child of a process a daemon with
+    // assistance on had welcomed): the Welcome turns it off.
+    CHECK_FALSE(listed_kernel_assist(kHelloKernelAssist, false));
+    CHECK_FALSE(listed_kernel_assist(0, false));
+    CHECK(listed_kernel_assist(kHelloKernelAssistFromEnv | kHelloKernelAssist, false));
+    CHECK_FALSE(listed_kernel_assist(kHelloKernelAssistFromEnv, false));
+}
+
 TEST_CASE("SIGHUP with a bad file keeps the running configuration") {
     auto& d = daemon_under_test();
     d.write_config("reconcile_ms = soon\n");
