@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "logging.hpp"
+#include "numakeep/exec_handoff.hpp"
 #include "numakeep_config.h"
 #include "proc_parsers.hpp"
 
@@ -77,6 +78,7 @@ void Numakeepd::apply_config() {
     set_log_level(config_.log_level);
     server_.set_limits(limits_of(config_));
     orchestrator_.set_limits(config_.max_concurrency, config_.rebind_timeout_ms);
+    handoffs_.set_max_per_uid(config_.max_connections_per_uid);
     reconcile_timer_.arm_periodic(config_.reconcile_ms);
 }
 
@@ -173,10 +175,23 @@ bool Numakeepd::on_frame(Connection& c, const proto::FrameHeader& h, const unsig
         case MsgType::RecordsEnd:
             if (c.kind != PeerKind::Agent) return violation("records before Hello");
             return on_record(c, h, payload);
+        case MsgType::ExecHandoff: {
+            if (c.kind != PeerKind::Unknown) return violation("ExecHandoff on a used connection");
+            proto::ExecHandoff body;
+            proto::decode(h, payload, body);
+            c.kind = PeerKind::Exec;
+            return on_exec_handoff(c, h.seq, body);
+        }
+        case MsgType::ExecCancel:
+            if (c.kind != PeerKind::Exec) return violation("ExecCancel without an ExecHandoff");
+            spdlog::debug("pid {}: its exec failed, exec handoff dropped", c.pid);
+            handoffs_.cancel(c.id);
+            return true;
         case MsgType::QueryList:
         case MsgType::QueryShow:
         case MsgType::QueryStatus:
-            if (c.kind == PeerKind::Agent) return violation("control query on an agent connection");
+            if (c.kind == PeerKind::Agent || c.kind == PeerKind::Exec)
+                return violation("control query on an agent connection");
             c.kind = PeerKind::Cli;
             if (type == MsgType::QueryList) {
                 on_query_list(c, h.seq);
@@ -203,6 +218,15 @@ bool Numakeepd::on_frame(Connection& c, const proto::FrameHeader& h, const unsig
 }
 
 void Numakeepd::on_close(Connection& c) {
+    if (c.kind == PeerKind::Exec) {
+        // A clean close is the exec (the kernel closed it); a connection
+        // dropped for anything else proves nothing: forget its handoff.
+        if (c.peer_closed)
+            handoffs_.closed(c.id);
+        else
+            handoffs_.cancel(c.id);
+        return;
+    }
     if (Process* p = registry_.find_by_conn(c.id)) unregister(p->pid, "disconnected");
     for (auto it = shows_.begin(); it != shows_.end();)
         it = it->second.cli == c.id ? shows_.erase(it) : std::next(it);
@@ -280,6 +304,10 @@ bool Numakeepd::on_hello(Connection& c, const proto::FrameHeader&, const proto::
     w.kernel_assist = config_.kernel_assist ? 1 : 0;
     w.daemon_pid = static_cast<std::uint32_t>(::getpid());
     if (!server_.send(c.id, proto::MsgType::Welcome, 0, w)) return true;
+    // Before any Rebind on this connection: the agent takes the request
+    // first, and the Rebind that registering brings (a new image has applied
+    // no generation) re-issues it for the mems of now.
+    if (hello.flags & proto::kHelloExecInherit) hand_over_exec(c, *start_time);
 
     Process& reg = registry_.add(std::move(p));
     if (reg.pidfd) {
@@ -403,6 +431,42 @@ void Numakeepd::on_query_show(Connection& c, std::uint32_t seq, const proto::Que
     proto::DumpRecords d;
     d.request_id = id;
     server_.send(p->conn, proto::MsgType::DumpRecords, id, d);
+}
+
+bool Numakeepd::on_exec_handoff(Connection& c, std::uint32_t seq, const proto::ExecHandoff& body) {
+    const char* problem = exec_handoff_problem(body);
+    auto start_time = problem ? std::nullopt : proc_start_time(c.pid);
+    if (!problem && !start_time) problem = "its process is gone";
+    ExecHandoffs::Stored stored = ExecHandoffs::Stored::OverLimit;
+    if (!problem) {
+        stored = handoffs_.store(c.pid, c.uid, *start_time, c.id, body, monotonic_ms());
+        if (stored == ExecHandoffs::Stored::OverLimit) problem = "too many pending for this uid";
+    }
+    if (problem) {
+        if (server_.refusal_log_due())
+            spdlog::warn("exec handoff from pid {} uid {} refused: {}", c.pid, c.uid, problem);
+        server_.send_error(c.id, seq, EPROTO, std::string("exec handoff refused: ") + problem);
+        return false;
+    }
+    spdlog::debug("pid {}: exec handoff stored ({} under mems {}, the exec leaves {} under {})",
+                  c.pid, body.requested.to_string(), body.mems_at_request.to_string(),
+                  body.issued_nodes.to_string(), body.mems_at_exec.to_string());
+    return server_.send(c.id, proto::MsgType::ExecHandoffKept, seq, proto::Empty{});
+}
+
+bool Numakeepd::at_eof(ConnId id) {
+    Connection* hc = server_.find(id);
+    if (!hc) return true;
+    char b;
+    return ::recv(hc->fd.get(), &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+void Numakeepd::hand_over_exec(Connection& c, std::uint64_t start_time) {
+    auto body = handoffs_.take(c.pid, start_time, [this](ConnId id) { return at_eof(id); });
+    if (!body) return;
+    spdlog::debug("pid {}: handing its exec's request ({} under mems {}) to the new image", c.pid,
+                  body->requested.to_string(), body->mems_at_request.to_string());
+    server_.send(c.id, proto::MsgType::ExecInherit, 0, *body);
 }
 
 void Numakeepd::on_query_status(Connection& c, std::uint32_t seq) {
@@ -577,6 +641,11 @@ void Numakeepd::reconcile() {
 void Numakeepd::housekeeping() {
     std::int64_t now = monotonic_ms();
     server_.expire_partial_frames(now);
+    if (handoffs_.size())
+        handoffs_.expire(now, [](pid_t pid, std::uint64_t start_time) {
+            auto st = proc_start_time(pid);
+            return st && *st == start_time;
+        });
     for (auto it = shows_.begin(); it != shows_.end();) {
         if (now >= it->second.deadline_ms) {
             server_.send_error(it->second.cli, it->second.seq, ETIMEDOUT,

@@ -16,6 +16,7 @@
 #include "config.hpp"
 #include "control.hpp"
 #include "event_loop.hpp"
+#include "exec_handoffs.hpp"
 #include "process_registry.hpp"
 #include "rebind_orchestrator.hpp"
 #include "server.hpp"
@@ -47,6 +48,12 @@ class Numakeepd {
     void on_query_list(Connection& c, std::uint32_t seq);
     void on_query_show(Connection& c, std::uint32_t seq, const proto::QueryShow& q);
     void on_query_status(Connection& c, std::uint32_t seq);
+    bool on_exec_handoff(Connection& c, std::uint32_t seq, const proto::ExecHandoff& body);
+    // Sends a new image the handoff its exec left, right after Welcome.
+    void hand_over_exec(Connection& c, std::uint64_t start_time);
+    // Whether a handoff connection the server still holds has reached
+    // end-of-file (its process exec'd; the close is not read yet).
+    bool at_eof(ConnId id);
     void unregister(pid_t pid, const char* why);
 
     // --- cgroups and rebinds ---------------------------------------------------
@@ -73,6 +80,7 @@ class Numakeepd {
     ProcessRegistry registry_;
     RebindOrchestrator orchestrator_;
     Counters counters_;
+    ExecHandoffs handoffs_;
     std::unique_ptr<CgroupWatcher> watcher_;
     Timer rebind_timer_;
     Timer reconcile_timer_;

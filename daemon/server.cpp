@@ -222,10 +222,18 @@ void Server::on_readable(ConnId id) {
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            // An exec handoff's process closing before it read the answer
+            // (the exec went on without waiting longer) is its exec.
+            if (errno == ECONNRESET && c->kind == PeerKind::Exec && c->in.empty()) {
+                c->peer_closed = true;
+                drop(id, "");
+                return;
+            }
             drop(id, std::string("read: ") + std::strerror(errno));
             return;
         }
         if (n == 0) {
+            c->peer_closed = c->in.empty();
             drop(id, c->in.empty() ? "" : "closed in the middle of a frame");
             return;
         }

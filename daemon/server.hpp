@@ -24,7 +24,8 @@ namespace numakeep::daemon {
 
 using ConnId = std::uint64_t;
 
-enum class PeerKind : std::uint8_t { Unknown, Agent, Cli };
+// Exec: an exec guard's handoff connection (protocol.hpp, ExecHandoff).
+enum class PeerKind : std::uint8_t { Unknown, Agent, Cli, Exec };
 
 struct Connection {
     ConnId id = 0;
@@ -37,6 +38,7 @@ struct Connection {
     std::string out;                 // bytes not yet written
     std::int64_t partial_since = 0;  // monotonic ms when `in` became non-empty
     bool want_write = false;
+    bool peer_closed = false;  // ended by the peer's close at a frame boundary
 };
 
 struct ServerLimits {
@@ -88,11 +90,12 @@ class Server {
     std::uint64_t dropped_clients() const { return dropped_; }
     std::uint64_t refused_connections() const { return refused_; }
 
+    // Whether a refusal may be logged now: at most one line per 10 s,
+    // shared by every kind of refusal (the owner's too: a refused handoff).
+    bool refusal_log_due();
+
   private:
     void on_accept();
-    // Whether a refusal may be logged now: at most one line per 10 s,
-    // shared by every kind of refusal.
-    bool refusal_log_due();
     // Out of descriptors: log (at most once per 10 s) and count a refusal.
     void refuse_for_descriptors();
     // Stops watching the listener until a connection closes or 100 ms pass.

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "daemon_frames.hpp"
+#include "exec_handoff.hpp"
 #include "kernel_assist.hpp"
 #include "numakeep/protocol.hpp"
 #include "raw_syscall.hpp"
@@ -207,6 +208,7 @@ proto::Hello make_hello() {
     if (cfg.semantics_from_env) hello.flags |= proto::kHelloSemanticsFromEnv;
     if (cfg.kernel_assist) hello.flags |= proto::kHelloKernelAssist;
     if (cfg.kernel_assist_env_set) hello.flags |= proto::kHelloKernelAssistFromEnv;
+    if (exec_handoff_wanted()) hello.flags |= proto::kHelloExecInherit;
     hello.semantics = static_cast<std::uint8_t>(cfg.semantics);
     RecordLock lock;
     RuntimeState& st = state();
@@ -372,6 +374,10 @@ void serve() {
                 if (!ok) return;
                 break;
             }
+            case DaemonFrameKind::ExecInherit:
+                // The Rebind that follows re-issues the record taken here.
+                adopt_exec_handoff(f.exec);
+                break;
             case DaemonFrameKind::Welcome:
             case DaemonFrameKind::Ignore:
                 break;  // nothing to do

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "exec_handoff.hpp"
 #include "kernel_assist.hpp"
 #include "raw_syscall.hpp"
 #include "rebind_executor.hpp"
@@ -125,8 +126,12 @@ int run_exec(int (*exec_call)(void*), void* ctx) {
     }
     catch_up_task_policy();
     assist_before_exec();  // the new image inherits the program's own form
+    // The request itself goes to the new image through the daemon, in case
+    // the mems change before its runtime learns the policy (exec_handoff.hpp).
+    const int handoff = exec_handoff_begin();
     int r = exec_call(ctx);
-    assist_after_failed_exec();  // raw calls only: errno is exec's
+    exec_handoff_cancel(handoff);  // keeps errno: exec's
+    assist_after_failed_exec();    // raw calls only: errno is exec's
     return r;
 }
 

@@ -17,8 +17,10 @@
 // caller's, and a signal blocked here would stay blocked there (an exec
 // that succeeds cannot restore it). Where the mems moved since the last
 // rebind, it first issues the rule's task policy for the mems of now, the
-// one thing of ours the new image inherits. The program sees exactly the
-// real call's result and errno.
+// one thing of ours the new image inherits, and hands the request itself to
+// the new image through the daemon (exec_handoff.hpp), in case the mems
+// change again before the new image's runtime learns the policy. The
+// program sees exactly the real call's result and errno.
 #pragma once
 
 namespace numakeep::preload {

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "agent.hpp"
+#include "exec_handoff.hpp"
 #include "fork_handlers.hpp"
 #include "kernel_assist.hpp"
 #include "numakeep_config.h"
@@ -67,7 +68,8 @@ void read_environment() {
 
 // A task policy set before exec (numactl --interleave, systemd NUMAPolicy=)
 // survives exec: it becomes the main thread's request, made under the mems
-// of now.
+// of now, until the exec's handoff, if any, says what the request was
+// (exec_handoff.hpp: the mems may have changed since the exec).
 void record_inherited_task_policy() {
     int mode = 0;
     Nodemask nodes;
@@ -81,6 +83,7 @@ void record_inherited_task_policy() {
     tr->has_policy = true;
     tr->rec = Recorded{req, current_mems()};
     ++tr->version;
+    note_startup_policy(tr, mode);
     // Kept by the kernel from now on when assistance is on (the exec that
     // brought it here issued it plain: assist_before_exec()).
     if (assist_wanted(req)) assist_thread(tr->rec);

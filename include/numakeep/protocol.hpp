@@ -35,10 +35,14 @@ enum class MsgType : std::uint16_t {
     RangeEntry = 3,     // one recorded range (answer to DumpRecords)
     ThreadEntry = 4,    // one thread's task policy (answer to DumpRecords)
     RecordsEnd = 5,     // end of a DumpRecords answer
+    ExecHandoff = 6,    // first frame of an exec handoff connection (see ExecHandoff)
+    ExecCancel = 7,     // the exec failed: forget the handoff (empty payload)
     // daemon -> agent
     Welcome = 20,       // answer to Hello: the daemon's defaults
     Rebind = 21,        // "your mems are now M (generation G)"
     DumpRecords = 22,   // ask for every range and thread record
+    ExecHandoffKept = 23,  // answer to ExecHandoff: stored (empty payload)
+    ExecInherit = 24,   // right after Welcome, to a new image: its pending ExecHandoff
     // cli -> daemon
     QueryList = 40,     // every process the caller may see
     QueryShow = 41,     // one process's records
@@ -72,6 +76,7 @@ static_assert(sizeof(FrameHeader) == 16);
 inline constexpr std::uint32_t kHelloKernelAssist = 1U << 0;         // kernel-assisted mode on
 inline constexpr std::uint32_t kHelloSemanticsFromEnv = 1U << 1;     // NUMAKEEP_SEMANTICS set
 inline constexpr std::uint32_t kHelloKernelAssistFromEnv = 1U << 2;  // NUMAKEEP_KERNEL_ASSIST set
+inline constexpr std::uint32_t kHelloExecInherit = 1U << 3;          // understands ExecInherit
 
 struct Hello {
     std::int32_t pid = 0;               // as the agent sees itself (checked against SO_PEERCRED)
@@ -143,6 +148,30 @@ struct PolicyEntry {
     Nodemask kernel_now;             // read back from the kernel
 };
 static_assert(sizeof(PolicyEntry) == 40 + 4 * sizeof(Nodemask));
+
+// The task policy an exec must not lose (include/numakeep/exec_handoff.hpp).
+// The exec guard opens a connection of its own, sends this as its first
+// frame, waits briefly for ExecHandoffKept and keeps the connection open
+// across the exec: the kernel closes it (CLOEXEC) when the exec succeeds,
+// which is how the daemon knows the exec happened; a failed exec sends
+// ExecCancel. When the new image (same pid, same start time) says Hello
+// with kHelloExecInherit after that close, the daemon sends it this frame
+// again as ExecInherit, right after Welcome. The pid is the peer's
+// (SO_PEERCRED), never in the payload.
+struct ExecHandoff {
+    std::uint64_t generation = 0;   // the generation the exec'ing process had applied
+    std::uint16_t mode = 0;         // the request R: mode, flags, home node
+    std::uint16_t flags = 0;
+    std::int32_t home_node = -1;
+    std::uint16_t issued_mode = 0;  // what the kernel held at the exec (get_mempolicy)
+    std::uint16_t issued_flags = 0;
+    std::uint32_t reserved = 0;
+    Nodemask requested;             // R's nodes
+    Nodemask mems_at_request;       // M0
+    Nodemask issued_nodes;          // the kernel's nodes at the exec
+    Nodemask mems_at_exec;          // Mems_allowed at the exec
+};
+static_assert(sizeof(ExecHandoff) == 24 + 4 * sizeof(Nodemask));
 
 struct RecordsEnd {
     std::uint32_t request_id = 0;
@@ -242,6 +271,10 @@ constexpr PayloadSize payload_size_of(std::uint16_t type) {
         case MsgType::ShowThread: return {true, sizeof(PolicyEntry)};
         case MsgType::RecordsEnd:
         case MsgType::ShowEnd: return {true, sizeof(RecordsEnd)};
+        case MsgType::ExecHandoff:
+        case MsgType::ExecInherit: return {true, sizeof(ExecHandoff)};
+        case MsgType::ExecCancel:
+        case MsgType::ExecHandoffKept: return {true, 0};
         case MsgType::Welcome: return {true, sizeof(Welcome)};
         case MsgType::Rebind: return {true, sizeof(Rebind)};
         case MsgType::DumpRecords: return {true, sizeof(DumpRecords)};
@@ -263,6 +296,7 @@ inline constexpr std::size_t kMaxPayload = sizeof(PolicyEntry) > sizeof(StatusRe
                                                       : sizeof(ProcEntry))
                                                : sizeof(StatusReply);
 inline constexpr std::size_t kMaxFrame = sizeof(FrameHeader) + kMaxPayload;
+static_assert(sizeof(ExecHandoff) <= kMaxPayload);
 
 enum class HeaderCheck { Ok, BadMagic, BadVersion, UnknownType, BadSize };
 

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "daemon_frames.hpp"
+#include "numakeep/exec_handoff.hpp"
 #include "numakeep/range_store.hpp"
 #include "numakeep/rebind.hpp"
 #include "recorded.hpp"
@@ -133,6 +134,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 break;
             case DaemonFrameKind::Welcome:
                 require(at - before == sizeof(proto::FrameHeader) + sizeof(proto::Welcome));
+                break;
+            case DaemonFrameKind::ExecInherit:
+                require(at - before == sizeof(proto::FrameHeader) + sizeof(proto::ExecHandoff));
+                // The agent's test: never crashes, whatever the bytes.
+                (void)exec_handoff_matches(f.exec, static_cast<int>(f.exec.mode));
+                (void)recorded_of(f.exec);
                 break;
             case DaemonFrameKind::Ignore:
                 break;

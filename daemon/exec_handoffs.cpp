@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+#include "exec_handoffs.hpp"
+
+#include <vector>
+
+namespace numakeep::daemon {
+
+ExecHandoffs::Stored ExecHandoffs::store(pid_t pid, uid_t uid, std::uint64_t start_time,
+                                         HandoffConn conn, const proto::ExecHandoff& body,
+                                         HandoffMillis now) {
+    bool replaced = by_pid_.count(pid) != 0;
+    if (replaced) {
+        erase(pid);
+    } else if (count_for(uid) >= max_per_uid_) {
+        return Stored::OverLimit;
+    }
+    PendingExec e;
+    e.pid = pid;
+    e.uid = uid;
+    e.start_time = start_time;
+    e.conn = conn;
+    e.stored_ms = now;
+    e.body = body;
+    by_pid_.emplace(pid, e);
+    by_conn_[conn] = pid;
+    ++per_uid_[uid];
+    return replaced ? Stored::Replaced : Stored::Added;
+}
+
+void ExecHandoffs::cancel(HandoffConn conn) {
+    auto it = by_conn_.find(conn);
+    if (it == by_conn_.end()) return;
+    erase(it->second);
+}
+
+void ExecHandoffs::closed(HandoffConn conn) {
+    auto it = by_conn_.find(conn);
+    if (it == by_conn_.end()) return;
+    auto e = by_pid_.find(it->second);
+    by_conn_.erase(it);
+    if (e == by_pid_.end()) return;
+    e->second.conn = 0;
+    e->second.exec_seen = true;
+}
+
+std::optional<proto::ExecHandoff> ExecHandoffs::take(
+    pid_t pid, std::uint64_t start_time, const std::function<bool(HandoffConn)>& closed_now) {
+    auto it = by_pid_.find(pid);
+    if (it == by_pid_.end()) return std::nullopt;
+    if (it->second.start_time != start_time) {
+        erase(pid);  // another process that had this pid
+        return std::nullopt;
+    }
+    if (!it->second.exec_seen) {
+        if (it->second.conn == 0 || !closed_now(it->second.conn)) return std::nullopt;
+    }
+    proto::ExecHandoff body = it->second.body;
+    erase(pid);
+    return body;
+}
+
+std::size_t ExecHandoffs::expire(HandoffMillis now,
+                                 const std::function<bool(pid_t, std::uint64_t)>& alive) {
+    std::vector<pid_t> gone;
+    for (const auto& [pid, e] : by_pid_)
+        if (now - e.stored_ms >= ttl_ms_ || !alive(pid, e.start_time)) gone.push_back(pid);
+    for (pid_t pid : gone) erase(pid);
+    return gone.size();
+}
+
+const PendingExec* ExecHandoffs::find(pid_t pid) const {
+    auto it = by_pid_.find(pid);
+    return it == by_pid_.end() ? nullptr : &it->second;
+}
+
+std::uint32_t ExecHandoffs::count_for(uid_t uid) const {
+    auto it = per_uid_.find(uid);
+    return it == per_uid_.end() ? 0 : it->second;
+}
+
+void ExecHandoffs::erase(pid_t pid) {
+    auto it = by_pid_.find(pid);
+    if (it == by_pid_.end()) return;
+    if (it->second.conn != 0) by_conn_.erase(it->second.conn);
+    if (auto u = per_uid_.find(it->second.uid); u != per_uid_.end() && --u->second == 0)
+        per_uid_.erase(u);
+    by_pid_.erase(it);
+}
+
+}  // namespace numakeep::daemon

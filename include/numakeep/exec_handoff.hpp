@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+// The exec handoff (protocol.hpp, ExecHandoff) as pure code: what the exec
+// guard sends, what the daemon accepts, and when the new image takes it.
+//
+// Why it exists: a task policy survives exec, and the new image's runtime
+// learns it in its constructor as a request made under the mems of then.
+// The exec guard leaves rule(R, M0, M_exec) in the kernel; if cpuset.mems
+// changes between the exec and that constructor, the kernel remaps the
+// policy first (lossily, mpol_rebind_nodemask), and the new image would
+// record the remap as its request: R would be gone. The handoff carries R
+// and M0 to the new image through the daemon, where the program cannot see
+// it (an environment variable would change what the program sees).
+#pragma once
+
+#include <cstdint>
+
+#include "numakeep/policy.hpp"
+#include "numakeep/protocol.hpp"
+
+namespace numakeep {
+
+// The frame the exec guard sends for the calling thread's record `rec`,
+// with what the kernel holds right before the exec (get_mempolicy's mode,
+// flags in the high bits, and nodes) and the mems of then.
+inline proto::ExecHandoff make_exec_handoff(const Recorded& rec, int kernel_mode,
+                                            const Nodemask& kernel_nodes,
+                                            const Nodemask& mems_at_exec,
+                                            std::uint64_t generation) {
+    proto::ExecHandoff h;
+    h.generation = generation;
+    h.mode = static_cast<std::uint16_t>(rec.request.mode);
+    h.flags = rec.request.flags;
+    h.home_node = rec.request.home_node;
+    h.issued_mode =
+        static_cast<std::uint16_t>(static_cast<unsigned>(kernel_mode) & ~kModeFlagsMask);
+    h.issued_flags =
+        static_cast<std::uint16_t>(static_cast<unsigned>(kernel_mode) & kModeFlagsMask);
+    h.requested = rec.request.nodes;
+    h.mems_at_request = rec.mems_at_request;
+    h.issued_nodes = kernel_nodes;
+    h.mems_at_exec = mems_at_exec;
+    return h;
+}
+
+// The record the new image takes from a handoff.
+inline Recorded recorded_of(const proto::ExecHandoff& h) {
+    Recorded r;
+    r.request.mode = static_cast<Mode>(h.mode);
+    r.request.flags = h.flags;
+    r.request.nodes = h.requested;
+    r.request.home_node = h.home_node;
+    r.mems_at_request = h.mems_at_request;
+    return r;
+}
+
+// Why a handoff is not one to keep, or nullptr when it is. Only requests
+// the rule re-issues qualify: a set mode with nodes (MPOL_DEFAULT and
+// MPOL_LOCAL need nothing), no MPOL_F_STATIC_NODES / RELATIVE_NODES (the
+// kernel keeps those right by itself), and the exec left the request's own
+// mode and flags in the kernel (the guard issues the rule's nodes for the
+// program's mode; kernel assistance is undone before exec).
+inline const char* exec_handoff_problem(const proto::ExecHandoff& h) {
+    if (h.mode == static_cast<std::uint16_t>(Mode::Default) ||
+        h.mode == static_cast<std::uint16_t>(Mode::Local) || h.mode >= kModeCount)
+        return "not a mode to keep";
+    if (h.flags & ~kModeFlagsMask) return "unknown mode flags";
+    if (h.flags & (kFlagStaticNodes | kFlagRelativeNodes))
+        return "static or relative nodes, which the kernel keeps itself";
+    if (h.issued_mode != h.mode || h.issued_flags != h.flags)
+        return "the policy left for the exec is not the request's mode";
+    if (h.home_node < -1 || h.home_node >= static_cast<std::int32_t>(kMaxNodes))
+        return "home node out of range";
+    if (h.reserved != 0) return "reserved field set";
+    if (h.requested.empty() || h.issued_nodes.empty()) return "no nodes";
+    if (h.mode == static_cast<std::uint16_t>(Mode::Preferred) &&
+        (h.requested.count() != 1 || h.issued_nodes.count() != 1))
+        return "preferred with other than one node";
+    if (h.mems_at_request.empty() || h.mems_at_exec.empty()) return "empty mems";
+    if (!h.requested.intersects(h.mems_at_request))
+        return "the request has no node in its mems";  // the kernel refuses those
+    return nullptr;
+}
+
+// Whether the new image takes the handoff: the policy it found at start-up
+// (get_mempolicy's mode with its flags) is of the mode and flags the exec
+// left. The caller also checks that the record learned from it is still
+// untouched (no set_mempolicy since).
+inline bool exec_handoff_matches(const proto::ExecHandoff& h, int startup_kernel_mode) {
+    return exec_handoff_problem(h) == nullptr &&
+           static_cast<unsigned>(startup_kernel_mode) ==
+               (static_cast<unsigned>(h.issued_mode) | h.issued_flags);
+}
+
+}  // namespace numakeep

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// nk-exec-handoff-host: the programs of exec_handoff_test.py, run under
+// libnumakeep.so with a private numakeepd.
+//
+//   nk-exec-handoff-host exec NODES FILE   set_mempolicy(MPOL_INTERLEAVE,
+//       NODES) through libnuma's wrapper (the runtime records it), then
+//       exec itself as `wait FILE`.
+//   nk-exec-handoff-host fail NODES FILE   the same, but first an exec that
+//       fails (ENOENT), checking the result and errno the program sees,
+//       then `wait FILE`.
+//   nk-exec-handoff-host wait FILE         prints "ready PID" and lives
+//       until FILE exists.
+#include <numaif.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+int wait_for(const char* file) {
+    std::printf("ready %d\n", static_cast<int>(getpid()));
+    std::fflush(stdout);
+    struct stat st;
+    for (int i = 0; i < 3000 && stat(file, &st) != 0; ++i) usleep(10000);
+    return 0;
+}
+
+bool set_interleave(const char* list) {
+    unsigned long mask = 0;
+    for (const char* p = list; *p; ++p)
+        if (*p >= '0' && *p <= '9') mask |= 1UL << (*p - '0');  // "0,1": one digit a node
+    if (set_mempolicy(MPOL_INTERLEAVE, &mask, 64) != 0) {
+        std::printf("set_mempolicy: %s\n", std::strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc == 3 && std::strcmp(argv[1], "wait") == 0) return wait_for(argv[2]);
+    if (argc != 4 || (std::strcmp(argv[1], "exec") != 0 && std::strcmp(argv[1], "fail") != 0)) {
+        std::fprintf(stderr, "usage: nk-exec-handoff-host exec|fail NODES FILE | wait FILE\n");
+        return 2;
+    }
+    if (!set_interleave(argv[2])) return 1;
+    char* wait_argv[] = {argv[0], const_cast<char*>("wait"), argv[3], nullptr};
+    if (std::strcmp(argv[1], "fail") == 0) {
+        errno = 0;
+        int r = execv("/nonexistent/nk-exec-handoff", wait_argv);
+        int err = errno;
+        std::printf("failed exec: %d %s\n", r, std::strerror(err));
+        if (r != -1 || err != ENOENT) return 1;
+        return wait_for(argv[3]);
+    }
+    execv("/proc/self/exe", wait_argv);
+    std::printf("exec: %s\n", std::strerror(errno));
+    return 1;
+}
