@@ -457,8 +457,11 @@ bool Numakeepd::on_exec_handoff(Connection& c, std::uint32_t seq, const proto::E
 bool Numakeepd::at_eof(ConnId id) {
     Connection* hc = server_.find(id);
     if (!hc) return true;
+    // End-of-file, or a reset: its process closed it over our unread
+    // answer (unix_release_sock), which an exec that stopped waiting does.
     char b;
-    return ::recv(hc->fd.get(), &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+    ssize_t n = ::recv(hc->fd.get(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
 void Numakeepd::hand_over_exec(Connection& c, std::uint64_t start_time) {

@@ -12,8 +12,17 @@
 // and structs are standard-layout and trivially copyable so they are sent
 // with memcpy; static_asserts pin every size.
 //
+// Flows. Agent: Hello -> Welcome [-> ExecInherit] -> repeatedly (Rebind ->
+// RebindDone) and (DumpRecords -> RangeEntry* ThreadEntry* RecordsEnd).
+// Exec guard, on a connection of its own: ExecHandoff -> ExecHandoffKept
+// (or Error and a close), then the exec closes it, or ExecCancel when the
+// exec failed. CLI: QueryList -> ProcEntry* ListEnd; QueryShow -> ProcEntry
+// ShowRange* ShowThread* ShowEnd, or Error; QueryStatus -> StatusReply.
+//
 // Versioning: kProtocolVersion changes whenever any layout changes. A peer
-// with another version gets an Error frame and is disconnected.
+// with another version gets an Error frame and is disconnected. New message
+// types are additive: the daemon sends ExecInherit only to an agent whose
+// Hello says it understands it (kHelloExecInherit).
 #pragma once
 
 #include <cstddef>

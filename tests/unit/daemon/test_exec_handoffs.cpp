@@ -157,3 +157,20 @@ TEST_CASE("handoffs expire after their time to live, or when their process goes"
     t.closed(1);  // connections of expired entries close later: harmless
     t.cancel(2);
 }
+
+TEST_CASE("the new frames have one payload size each") {
+    using proto::MsgType;
+    auto size_of = [](MsgType t) { return proto::payload_size_of(static_cast<std::uint16_t>(t)); };
+    CHECK(size_of(MsgType::ExecHandoff).known);
+    CHECK(size_of(MsgType::ExecHandoff).size == sizeof(proto::ExecHandoff));
+    CHECK(size_of(MsgType::ExecInherit).size == sizeof(proto::ExecHandoff));
+    CHECK(size_of(MsgType::ExecCancel).known);
+    CHECK(size_of(MsgType::ExecCancel).size == 0);
+    CHECK(size_of(MsgType::ExecHandoffKept).size == 0);
+    proto::FrameHeader h;
+    h.type = static_cast<std::uint16_t>(MsgType::ExecHandoff);
+    h.payload_size = sizeof(proto::ExecHandoff);
+    CHECK(proto::check_header(h) == proto::HeaderCheck::Ok);
+    h.payload_size -= 1;
+    CHECK(proto::check_header(h) == proto::HeaderCheck::BadSize);
+}
