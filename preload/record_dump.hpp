@@ -66,9 +66,10 @@ bool dump_records(std::uint32_t request_id, Send&& send) {
         if (!tr->has_policy) continue;
         proto::PolicyEntry e = policy_entry(request_id, tr->rec, mems_now);
         e.tid = tr->tid;
-        int mode = tr->kernel_mode;
-        e.kernel_now = tr->kernel_nodes;
-        e.kernel_ok = tr->kernel_errno == 0 && tr->round_done.load() != 0;
+        const ThreadReport report = read_thread_report(*tr);
+        int mode = report.kernel_mode;
+        e.kernel_now = report.kernel_nodes;
+        e.kernel_ok = report.kernel_errno == 0 && report.answered;
         e.assisted = e.kernel_ok && present_assisted(tr->rec, mode, e.kernel_now, mems_now);
         e.kernel_mode = static_cast<std::uint16_t>(mode);
         ok = send(proto::MsgType::ThreadEntry, e);

@@ -153,6 +153,15 @@ void plan_thread(ThreadRecord& tr, bool valid, const Request& target) {
     tr.mailbox_seq.fetch_add(1, std::memory_order_release);
 }
 
+ThreadReport read_thread_report(const ThreadRecord& tr) {
+    ThreadReport r;
+    r.answered = tr.round_done.load(std::memory_order_acquire) != 0;
+    r.kernel_mode = load_relaxed(tr.kernel_mode);
+    r.kernel_errno = load_relaxed(tr.kernel_errno);
+    r.kernel_nodes = load_relaxed(tr.kernel_nodes);
+    return r;
+}
+
 int rebind_signal() {
     return __atomic_load_n(&g_signal, __ATOMIC_ACQUIRE);
 }

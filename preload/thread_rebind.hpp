@@ -47,6 +47,17 @@ ThreadRoundResult run_thread_round(bool apply, int timeout_ms);
 // re-issue at its next round, or none.
 void plan_thread(ThreadRecord& tr, bool valid, const Request& target);
 
+// What a thread's handler last reported (record lock held): read with
+// relaxed atomic loads, since a handler that answers after its round timed
+// out may be writing them right now. `answered`: it answered some round.
+struct ThreadReport {
+    bool answered = false;
+    int kernel_mode = 0;
+    int kernel_errno = 0;
+    Nodemask kernel_nodes;
+};
+ThreadReport read_thread_report(const ThreadRecord& tr);
+
 // The signal rounds use, or 0 before the first round installed it.
 int rebind_signal();
 
