@@ -31,13 +31,14 @@
 #include "runtime.hpp"
 
 namespace numakeep::preload {
+
+constinit std::atomic<bool> g_agent_started{false};
 namespace {
 
 constexpr int kIoTimeoutMs = 5000;
 constexpr int kIdleCheckMs = 10000;  // re-verify our descriptor now and then
 constexpr std::size_t kAgentStack = 256 * 1024;
 
-std::atomic<bool> g_started{false};
 // Set at the end of our constructor. Before it, requests are recorded but
 // the agent waits: libnuma's constructor probes set_mempolicy(
 // MPOL_PREFERRED_MANY) and restores the old policy at once, and a program
@@ -213,7 +214,7 @@ proto::Hello make_hello() {
     RecordLock lock;
     RuntimeState& st = state();
     hello.generation_applied = st.generation_applied;
-    hello.ranges = static_cast<std::uint32_t>(st.store->size());
+    hello.ranges = static_cast<std::uint32_t>(ranges().size());
     hello.threads = thread_policy_count();
     hello.mems = st.mems_applied_known ? st.mems_applied : current_mems();
     return hello;
@@ -412,7 +413,7 @@ void* agent_main(void*) {
 bool has_records() {
     if (!state().active.load(std::memory_order_relaxed)) return false;
     RecordLock lock;
-    return !state().store->empty() || thread_policy_count() > 0;
+    return !ranges().empty() || thread_policy_count() > 0;
 }
 
 }  // namespace
@@ -421,14 +422,14 @@ void agent_allow_start() {
     g_may_start.store(true, std::memory_order_release);
 }
 
-void agent_start_if_needed() {
-    if (g_started.load(std::memory_order_acquire) ||
+void agent_start_when_needed() {
+    if (g_agent_started.load(std::memory_order_acquire) ||
         g_start_failed.load(std::memory_order_relaxed) ||
         !g_may_start.load(std::memory_order_acquire))
         return;
     if (!has_records()) return;
     bool expected = false;
-    if (!g_started.compare_exchange_strong(expected, true)) return;
+    if (!g_agent_started.compare_exchange_strong(expected, true)) return;
     // All signals blocked: the program's signals go to its own threads (a
     // sigwait thread keeps getting them), never to ours.
     sigset_t all, old;
@@ -451,7 +452,7 @@ void agent_start_if_needed() {
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (r != 0) {
-        g_started.store(false);
+        g_agent_started.store(false);
         g_start_failed.store(true);
         report_failure(Failure::AgentStart, "could not start the agent thread", r);
     }
@@ -462,7 +463,7 @@ void agent_after_fork_child() {
     // the parent's connection: close our copies, never talk on them.
     g_conn.release();
     g_watch.release();
-    g_started.store(false);
+    g_agent_started.store(false);
     g_start_failed.store(false);
 }
 

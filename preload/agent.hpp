@@ -12,12 +12,20 @@
 // nor gets written to by it.
 #pragma once
 
+#include <atomic>
+
 namespace numakeep::preload {
 
 // Starts the agent if it is not running and there is something to keep,
 // once agent_allow_start() has been called (by our constructor: what
 // libraries' constructors ask for before it is judged only then).
-void agent_start_if_needed();
+// Inline test first: every interposed mbind asks, right after its system
+// call (see ensure_init()).
+extern constinit std::atomic<bool> g_agent_started;
+void agent_start_when_needed();
+inline void agent_start_if_needed() {
+    if (!g_agent_started.load(std::memory_order_acquire)) agent_start_when_needed();
+}
 void agent_allow_start();
 
 // fork's child, inside fork (atfork handler): drops the inherited

@@ -21,16 +21,14 @@ void prepare() {
     // Nothing was ever recorded or locked: nothing to protect, and nothing
     // written (the common case: programs that never ask for a policy).
     if (!st.active.load(std::memory_order_seq_cst)) return;
-    if (st.lock_owner.load(std::memory_order_relaxed) == pthread_self()) return;
-    pthread_mutex_lock(&st.lock);
-    st.lock_owner.store(pthread_self(), std::memory_order_relaxed);
+    if (RecordMutex::held_by_me()) return;
+    st.lock.lock();
     t_fork_locked = true;
 }
 
 void parent() {
     if (!t_fork_locked) return;
-    state().lock_owner.store(0, std::memory_order_relaxed);
-    pthread_mutex_unlock(&state().lock);
+    state().lock.unlock();
     t_fork_locked = false;
 }
 
@@ -41,11 +39,10 @@ void child() {
     ErrnoKeeper keep_errno;
     // prepare found the runtime idle but another thread started using it
     // before the fork: whatever it was doing may be half done.
-    if (!t_fork_locked && st.lock_owner.load(std::memory_order_relaxed) != pthread_self())
-        records_restart_in_child();
-    // Re-created, not unlocked: its owner was the parent's thread.
-    pthread_mutex_init(&st.lock, nullptr);
-    st.lock_owner.store(0, std::memory_order_relaxed);
+    if (!t_fork_locked && !RecordMutex::held_by_me()) records_restart_in_child();
+    // Reset, not unlocked: whoever took it (prepare, or a thread of the
+    // parent's) has no say in this process.
+    st.lock.reset_in_child();
     t_fork_locked = false;
     keep_only_own_thread_record();
     agent_after_fork_child();

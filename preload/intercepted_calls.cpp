@@ -41,7 +41,7 @@ void forget_detached(std::uint64_t addr) {
         unsigned char vec;
         return raw(SYS_mincore, page, kPageSize, &vec) != -ENOMEM;
     };
-    RangeStore& store = *state().store;
+    RangeStore& store = ranges();
     RangeStore::Range r;
     // Record by record from addr on, while they follow each other without
     // a gap: the segment's vmas are contiguous, and a mapped page ends it.
@@ -66,8 +66,12 @@ void forget_detached(std::uint64_t addr) {
 
 }  // namespace
 
-long on_mbind(Via via, void* start, unsigned long len, int mode, const unsigned long* nodemask,
-              unsigned long maxnode, unsigned flags) {
+// hot: kept next to record_mbind() and the shims in .text.hot, so the
+// code an mbind runs after its system call spans few cache lines.
+template <Via via>
+__attribute__((hot)) long on_mbind(void* start, unsigned long len, int mode,
+                                   const unsigned long* nodemask, unsigned long maxnode,
+                                   unsigned flags) {
     auto call = [&] {
         return via == Via::NextDefinition
                    ? real::mbind(start, len, mode, nodemask, maxnode, flags)
@@ -98,6 +102,11 @@ long on_mbind(Via via, void* start, unsigned long len, int mode, const unsigned 
     errno = err;
     return r;
 }
+
+template long on_mbind<Via::NextDefinition>(void*, unsigned long, int, const unsigned long*,
+                                            unsigned long, unsigned);
+template long on_mbind<Via::Kernel>(void*, unsigned long, int, const unsigned long*, unsigned long,
+                                    unsigned);
 
 long on_set_mempolicy(Via via, int mode, const unsigned long* nodemask, unsigned long maxnode) {
     auto call = [&] {
@@ -139,7 +148,7 @@ long on_set_mempolicy_home_node(Via via, unsigned long start, unsigned long len,
     RecordLock lock;
     long r = call();
     int err = errno;
-    if (r == 0) apply_home_node(*state().store, start, len, static_cast<int>(home_node));
+    if (r == 0) apply_home_node(ranges(), start, len, static_cast<int>(home_node));
     errno = err;
     return r;
 }
@@ -166,7 +175,7 @@ namespace {
                                        : static_cast<int>(libc_result(raw(SYS_munmap, addr, len)));
     int err = errno;
     if (r == 0) {
-        apply_munmap(*state().store, addr_of(addr), len);
+        apply_munmap(ranges(), addr_of(addr), len);
         refresh_tracked();
     }
     errno = err;
@@ -175,7 +184,7 @@ namespace {
 
 }  // namespace
 
-int on_munmap(Via via, void* addr, std::size_t len) {
+__attribute__((hot)) int on_munmap(Via via, void* addr, std::size_t len) {
     // Untracked memory (the common case) costs a TLS load and one or three
     // relaxed loads (may_be_tracked()).
     if (!ReentrancyGuard::active() && may_be_tracked(addr_of(addr), len))
@@ -202,17 +211,17 @@ void* on_mremap(Via via, void* old, std::size_t old_len, std::size_t new_len, in
         ErrnoKeeper keep;
         ReentrancyGuard guard;
         RecordLock lock;
-        apply_mmap(*state().store, addr_of(r), new_len);
+        apply_mmap(ranges(), addr_of(r), new_len);
         return r;
     }
     ensure_init();
     ReentrancyGuard guard;
     RecordLock lock;
-    state().store->reserve(state().store->move_cost(addr_of(old), old_len, new_len));
+    ranges().reserve(ranges().move_cost(addr_of(old), old_len, new_len));
     void* r = call();
     int err = errno;
     if (r != MAP_FAILED) {
-        apply_mremap(*state().store, addr_of(old), old_len, new_len, flags, addr_of(r));
+        apply_mremap(ranges(), addr_of(old), old_len, new_len, flags, addr_of(r));
         refresh_tracked();
     }
     errno = err;
@@ -237,7 +246,7 @@ void* on_mmap(Via via, bool is64, void* addr, std::size_t len, int prot, int fla
         void* r = call();
         int err = errno;
         if (r != MAP_FAILED) {
-            apply_mmap(*state().store, addr_of(r), len);
+            apply_mmap(ranges(), addr_of(r), len);
             refresh_tracked();
         }
         errno = err;
@@ -249,7 +258,7 @@ void* on_mmap(Via via, bool is64, void* addr, std::size_t len, int prot, int fla
         ensure_init();
         ReentrancyGuard guard;
         RecordLock lock;
-        apply_mmap(*state().store, addr_of(r), len);
+        apply_mmap(ranges(), addr_of(r), len);
     }
     return r;
 }
@@ -283,9 +292,9 @@ long on_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
     auto mask = [](long v) { return reinterpret_cast<unsigned long*>(v); };
     switch (nr) {
         case SYS_mbind:
-            return on_mbind(Via::Kernel, p(a1), static_cast<unsigned long>(a2),
-                            static_cast<int>(a3), mask(a4), static_cast<unsigned long>(a5),
-                            static_cast<unsigned>(a6));
+            return on_mbind<Via::Kernel>(p(a1), static_cast<unsigned long>(a2),
+                                         static_cast<int>(a3), mask(a4),
+                                         static_cast<unsigned long>(a5), static_cast<unsigned>(a6));
         case SYS_set_mempolicy:
             return on_set_mempolicy(Via::Kernel, static_cast<int>(a1), mask(a2),
                                     static_cast<unsigned long>(a3));

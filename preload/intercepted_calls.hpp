@@ -16,7 +16,13 @@ namespace numakeep::preload {
 // munmap), or the kernel directly (the program called syscall()).
 enum class Via { NextDefinition, Kernel };
 
-long on_mbind(Via via, void* start, unsigned long len, int mode, const unsigned long* nodemask,
+// The one call of a hot loop (libnuma's numa_tonode_memory, allocators):
+// `via` is a template argument so that the shim's call of it, six
+// arguments in registers, is a tail jump. Every frame still on the stack
+// when the system call returns costs a mispredicted return (the kernel's
+// own calls have overwritten the return stack buffer).
+template <Via via>
+long on_mbind(void* start, unsigned long len, int mode, const unsigned long* nodemask,
               unsigned long maxnode, unsigned flags);
 long on_set_mempolicy(Via via, int mode, const unsigned long* nodemask, unsigned long maxnode);
 long on_set_mempolicy_home_node(Via via, unsigned long start, unsigned long len,

@@ -45,7 +45,7 @@ bool assist_wanted(const Request& req) {
     return c.kernel_assist && kernel_assistable(req, c.semantics);
 }
 
-bool assist_prepare(int mode_arg) {
+bool assist_prepare_on(int mode_arg) {
     const Config& c = config();
     if (!c.kernel_assist || c.semantics != Semantics::Intent) return false;
     const auto raw_mode = static_cast<unsigned>(mode_arg);
@@ -56,7 +56,7 @@ bool assist_prepare(int mode_arg) {
 }
 
 void assist_range(std::uint64_t start, std::uint64_t len) {
-    const Recorded* rec = state().store->lookup(start);
+    const Recorded* rec = ranges().lookup(start);
     if (!rec || !assist_wanted(rec->request)) return;
     Rebound f = assisted_issue(*rec, config().semantics);
     if (!is_assisted_form(f, rec->request)) return;
@@ -70,7 +70,7 @@ void assist_range(std::uint64_t start, std::uint64_t len) {
 
 void assist_convert_ranges() {
     if (!config().kernel_assist) return;
-    state().store->for_each([&](const RangeStore::Range& r) {
+    ranges().for_each([&](const RangeStore::Range& r) {
         if (!assist_wanted(r.rec->request)) return;
         int mode;
         Nodemask nodes;
@@ -122,7 +122,7 @@ void assist_translate_get_mempolicy(long result, int* mode, unsigned long* nodem
         RecordLock lock;
         const Recorded* rec = nullptr;
         if (by_addr) {
-            rec = state().store->lookup(reinterpret_cast<std::uint64_t>(addr));
+            rec = ranges().lookup(reinterpret_cast<std::uint64_t>(addr));
         } else if (ThreadRecord* tr = t_thread_record; tr && tr->has_policy) {
             rec = &tr->rec;
         }

@@ -32,6 +32,7 @@
 #include "numakeep/nodemask.hpp"
 #include "numakeep/policy.hpp"
 #include "numakeep/rebind.hpp"
+#include "runtime.hpp"
 
 namespace numakeep::preload {
 
@@ -136,7 +137,10 @@ bool assist_wanted(const Request& req);
 // whose Rebind has not come, or never comes when no daemon runs), so both
 // forms place pages alike the moment the assisted one replaces the
 // program's.
-bool assist_prepare(int mode_arg);
+bool assist_prepare_on(int mode_arg);
+inline bool assist_prepare(int mode_arg) {  // inline test: see ensure_init()
+    return config().kernel_assist && assist_prepare_on(mode_arg);
+}
 // After the program's own successful mbind of [start, start+len) was
 // recorded (record lock held): issues the assisted form of the record
 // over the same range. Leaves the program's policy in place when the

@@ -79,8 +79,9 @@ pid_t fork() {
     return next();
 }
 
-long mbind(void* start, unsigned long len, int mode, const unsigned long* nodemask,
-           unsigned long maxnode, unsigned flags) {
+__attribute__((hot)) long mbind(void* start, unsigned long len, int mode,
+                                const unsigned long* nodemask, unsigned long maxnode,
+                                unsigned flags) {
     if (auto fn = get(g_mbind)) return fn(start, len, mode, nodemask, maxnode, flags);
     return libc_result(raw(SYS_mbind, start, len, mode, nodemask, maxnode, flags));
 }
@@ -103,7 +104,7 @@ long set_mempolicy_home_node(unsigned long start, unsigned long len, unsigned lo
     return libc_result(raw(SYS_set_mempolicy_home_node, start, len, home_node, flags));
 }
 
-int munmap(void* addr, std::size_t len) {
+__attribute__((hot)) int munmap(void* addr, std::size_t len) {
     if (auto fn = get(g_munmap)) return fn(addr, len);
     return static_cast<int>(libc_result(raw(SYS_munmap, addr, len)));
 }

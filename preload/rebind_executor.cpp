@@ -88,7 +88,7 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     std::uint64_t t0 = now_ns();
     RecordLock lock;
     RuntimeState& st = state();
-    RangeStore& store = *st.store;
+    RangeStore& store = ranges();
     const Semantics sem = config().semantics;
     const bool move = (msg.flags & proto::kRebindMovePages) != 0;
 

@@ -47,7 +47,7 @@ bool dump_records(std::uint32_t request_id, Send&& send) {
     proto::RecordsEnd end;
     end.request_id = request_id;
     bool ok = true;
-    st.store->for_each([&](const RangeStore::Range& r) {
+    ranges().for_each([&](const RangeStore::Range& r) {
         if (!ok) return;
         proto::PolicyEntry e = policy_entry(request_id, *r.rec, mems_now);
         e.start = r.start;

@@ -17,6 +17,7 @@
 
 #include "numakeep/policy.hpp"
 #include "numakeep/range_store.hpp"
+#include "record_mutex.hpp"
 
 namespace numakeep::preload {
 
@@ -49,13 +50,14 @@ struct ThreadRecord {
 };
 
 struct RuntimeState {
-    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    std::atomic<pthread_t> lock_owner{0};  // fork's prepare handler reads it
+    RecordMutex lock;
     // Set before the lock is first taken and never cleared: until then
     // there is nothing to keep and fork's handlers touch nothing (each page
     // they write costs every fork a copy-on-write fault).
     std::atomic<bool> active{false};
-    RangeStore* store = nullptr;  // placement-new'd by init, never destroyed
+    // Placement-new'd by init, never destroyed. Read and written through
+    // ranges() only: recent mbind calls may still be in a log of notes.
+    RangeStore* unflushed_store = nullptr;
     ThreadRecord* threads = nullptr;
     ThreadRecord* free_threads = nullptr;
     // What the agent last applied: the daemon's generation and mems.
@@ -84,13 +86,9 @@ class RecordLock {
     RecordLock() {
         if (!state().active.load(std::memory_order_relaxed))
             state().active.store(true, std::memory_order_seq_cst);
-        pthread_mutex_lock(&state().lock);
-        state().lock_owner.store(pthread_self(), std::memory_order_relaxed);
+        state().lock.lock();
     }
-    ~RecordLock() {
-        state().lock_owner.store(0, std::memory_order_relaxed);
-        pthread_mutex_unlock(&state().lock);
-    }
+    ~RecordLock() { state().lock.unlock(); }
     RecordLock(const RecordLock&) = delete;
     RecordLock& operator=(const RecordLock&) = delete;
 };
@@ -113,10 +111,15 @@ inline bool may_be_tracked(std::uint64_t start, std::uint64_t len) {
            start + len > st.tracked_lo.load(std::memory_order_relaxed);
 }
 
-// Records a successful mbind(start, len, mode, mask, maxnode) (lock held):
-// the request is decoded in place into a scratch record that already holds
-// the mems (no copy of two 1024-bit masks per call), then interned and
-// stored. True when it is a request to keep (the agent is then needed).
+// The range records, with every mbind noted so far in them (lock held).
+RangeStore& ranges();
+// Applies the notes record_mbind() left to the store (lock held).
+void flush_pending_binds();
+
+// Notes a successful mbind(start, len, mode, mask, maxnode) (lock held):
+// the request is decoded in place into the write-behind log (see
+// record_keeper.cpp), which ranges() applies to the store. True when it is
+// a request to keep (the agent is then needed).
 bool record_mbind(std::uint64_t start, std::uint64_t len, int mode, const unsigned long* mask,
                   unsigned long maxnode);
 // Records a successful set_mempolicy of the calling thread (lock held);

@@ -22,11 +22,12 @@
 #include "reentrancy_guard.hpp"
 
 namespace numakeep::preload {
+constinit Config g_config;
+constinit std::atomic<bool> g_ready{false};
+
 namespace {
 
-constinit Config g_config;
 pthread_once_t g_once = PTHREAD_ONCE_INIT;
-std::atomic<bool> g_ready{false};
 std::atomic<unsigned> g_reported{0};
 
 void copy_string(char* dst, std::size_t cap, const char* src) {
@@ -110,15 +111,7 @@ __attribute__((constructor)) void numakeep_constructor() {
 
 }  // namespace
 
-const Config& config() {
-    return g_config;
-}
-Config& mutable_config() {
-    return g_config;
-}
-
-void ensure_init() {
-    if (g_ready.load(std::memory_order_acquire)) return;
+void init_on_first_use() {
     pthread_once(&g_once, init_once);
 }
 

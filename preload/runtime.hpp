@@ -9,6 +9,7 @@
 // the agent starts on the first recorded request.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "numakeep/policy.hpp"
@@ -25,10 +26,22 @@ struct Config {
     std::uint32_t daemon_uid = 0;  // the uid the daemon must run as
 };
 
-const Config& config();
-Config& mutable_config();  // the agent sets the daemon's defaults
+// Inline, as is ensure_init()'s test: the hot paths (every interposed
+// mbind) read them right after a system call, when a call into another
+// page of our code costs more than the test itself.
+extern constinit Config g_config;
+extern constinit std::atomic<bool> g_ready;
+inline const Config& config() {
+    return g_config;
+}
+inline Config& mutable_config() {  // the agent sets the daemon's defaults
+    return g_config;
+}
 
-void ensure_init();
+void init_on_first_use();
+inline void ensure_init() {
+    if (!g_ready.load(std::memory_order_acquire)) init_on_first_use();
+}
 
 // Reports a failure inside the runtime once per kind, on stderr, when
 // NUMAKEEP_DEBUG is set; otherwise nothing. Async-signal-safe, no allocation.

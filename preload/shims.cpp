@@ -29,6 +29,7 @@
 
 #include "exec_guard.hpp"
 #include "intercepted_calls.hpp"
+#include "raw_syscall.hpp"
 #include "real_calls.hpp"
 #include "record_ops.hpp"
 #include "reentrancy_guard.hpp"
@@ -68,9 +69,10 @@ namespace np = numakeep::preload;
 
 extern "C" {
 
-NUMAKEEP_EXPORT long mbind(void* start, unsigned long len, int mode, const unsigned long* nodemask,
-                           unsigned long maxnode, unsigned flags) {
-    return np::on_mbind(Via::NextDefinition, start, len, mode, nodemask, maxnode, flags);
+NUMAKEEP_EXPORT __attribute__((hot)) long mbind(void* start, unsigned long len, int mode,
+                                                const unsigned long* nodemask,
+                                                unsigned long maxnode, unsigned flags) {
+    return np::on_mbind<Via::NextDefinition>(start, len, mode, nodemask, maxnode, flags);
 }
 
 NUMAKEEP_EXPORT long set_mempolicy(int mode, const unsigned long* nodemask, unsigned long maxnode) {
@@ -89,7 +91,7 @@ NUMAKEEP_EXPORT long set_mempolicy_home_node(unsigned long start, unsigned long 
     return np::on_set_mempolicy_home_node(Via::NextDefinition, start, len, home_node, flags);
 }
 
-NUMAKEEP_EXPORT NUMAKEEP_EARLY_SHIM int munmap(void* addr, size_t len) {
+NUMAKEEP_EXPORT NUMAKEEP_EARLY_SHIM __attribute__((hot)) int munmap(void* addr, size_t len) {
     NUMAKEEP_FORWARD_EARLY(int (*)(void*, size_t), munmap, addr, len);
     return np::on_munmap(Via::NextDefinition, addr, len);
 }
@@ -130,15 +132,19 @@ NUMAKEEP_EXPORT int shmdt(const void* addr) {
 
 // syscall(2) is variadic; every caller passes at most six arguments and the
 // x86-64/arm64 ABIs let us read six whatever was passed.
-NUMAKEEP_EXPORT long syscall(long nr, ...) {
+NUMAKEEP_EXPORT __attribute__((hot)) long syscall(long nr, ...) {
     va_list ap;
     va_start(ap, nr);
     long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
     long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
     va_end(ap);
     // The runtime's own calls (libnuma's mbind under our mbind): straight
-    // to libc's, before on_syscall()'s frame.
-    if (np::ReentrancyGuard::active()) return np::real::syscall6(nr, a1, a2, a3, a4, a5, a6);
+    // to the kernel, here, without another frame: each one still on the
+    // stack when the kernel returns costs a mispredicted return, and this
+    // is the inside of every interposed mbind. (libc's syscall() is the
+    // same instruction and the same -1/errno convention.)
+    if (np::ReentrancyGuard::active())
+        return np::libc_result(np::raw_syscall6(nr, a1, a2, a3, a4, a5, a6));
     return np::on_syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 
