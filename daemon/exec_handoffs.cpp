@@ -3,13 +3,26 @@
 
 #include <vector>
 
+#include "numakeep/exec_handoff.hpp"
+
 namespace numakeep::daemon {
 
 ExecHandoffs::Stored ExecHandoffs::store(pid_t pid, uid_t uid, std::uint64_t start_time,
                                          HandoffConn conn, const proto::ExecHandoff& body,
                                          HandoffMillis now) {
-    bool replaced = by_pid_.count(pid) != 0;
+    auto prev = by_pid_.find(pid);
+    bool replaced = prev != by_pid_.end();
+    proto::ExecHandoff kept = body;
+    bool chained = false;
     if (replaced) {
+        // Its image execs again before it took the handoff of the exec that
+        // started it: carry that request on when this one continues it.
+        if (prev->second.exec_seen && prev->second.start_time == start_time) {
+            if (auto c = chain_exec_handoffs(prev->second.body, body)) {
+                kept = *c;
+                chained = true;
+            }
+        }
         erase(pid);
     } else if (count_for(uid) >= max_per_uid_) {
         return Stored::OverLimit;
@@ -20,11 +33,11 @@ ExecHandoffs::Stored ExecHandoffs::store(pid_t pid, uid_t uid, std::uint64_t sta
     e.start_time = start_time;
     e.conn = conn;
     e.stored_ms = now;
-    e.body = body;
+    e.body = kept;
     by_pid_.emplace(pid, e);
     by_conn_[conn] = pid;
     ++per_uid_[uid];
-    return replaced ? Stored::Replaced : Stored::Added;
+    return chained ? Stored::Chained : replaced ? Stored::Replaced : Stored::Added;
 }
 
 void ExecHandoffs::cancel(HandoffConn conn) {

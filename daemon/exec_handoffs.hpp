@@ -47,10 +47,12 @@ class ExecHandoffs {
         : max_per_uid_(max_per_uid), ttl_ms_(ttl_ms) {}
     void set_max_per_uid(std::uint32_t n) { max_per_uid_ = n; }
 
-    enum class Stored { Added, Replaced, OverLimit };
+    enum class Stored { Added, Replaced, Chained, OverLimit };
     // A handoff from `conn` (peer pid/uid from SO_PEERCRED). It replaces the
-    // pid's entry (the old one's connection no longer counts for it); a new
-    // entry over the uid's bound is refused.
+    // pid's entry (the old one's connection no longer counts for it), and
+    // carries its request on when the entry's exec happened and this one
+    // continues it (chain_exec_handoffs); a new entry over the uid's bound
+    // is refused.
     Stored store(pid_t pid, uid_t uid, std::uint64_t start_time, HandoffConn conn,
                  const proto::ExecHandoff& body, HandoffMillis now);
     // ExecCancel on `conn`: its entry goes.

@@ -448,9 +448,12 @@ bool Numakeepd::on_exec_handoff(Connection& c, std::uint32_t seq, const proto::E
         server_.send_error(c.id, seq, EPROTO, std::string("exec handoff refused: ") + problem);
         return false;
     }
-    spdlog::debug("pid {}: exec handoff stored ({} under mems {}, the exec leaves {} under {})",
+    spdlog::debug("pid {}: exec handoff stored ({} under mems {}, the exec leaves {} under {}){}",
                   c.pid, body.requested.to_string(), body.mems_at_request.to_string(),
-                  body.issued_nodes.to_string(), body.mems_at_exec.to_string());
+                  body.issued_nodes.to_string(), body.mems_at_exec.to_string(),
+                  stored == ExecHandoffs::Stored::Chained
+                      ? ", chained: the request of the exec before it instead"
+                      : "");
     return server_.send(c.id, proto::MsgType::ExecHandoffKept, seq, proto::Empty{});
 }
 

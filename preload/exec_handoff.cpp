@@ -82,6 +82,10 @@ int exec_handoff_begin() {
     proto::ExecHandoff h =
         make_exec_handoff(tr->rec, kmode, knodes, current_mems(), state().generation_applied);
     if (exec_handoff_problem(h)) return -1;  // nothing the rule keeps
+    // Still what this image learned at start-up: its own exec's handoff may
+    // not have arrived yet, and the daemon can carry that one on instead.
+    if (g_startup.tr == tr && tr->rec.request == g_startup.request)
+        h.handoff_flags |= proto::kExecHandoffFromStartup;
     int fd = connect_daemon();
     if (fd < 0) return -1;
     unsigned char buf[sizeof(proto::FrameHeader) + sizeof h];

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "numakeep/policy.hpp"
 #include "numakeep/protocol.hpp"
@@ -70,7 +71,7 @@ inline const char* exec_handoff_problem(const proto::ExecHandoff& h) {
         return "the policy left for the exec is not the request's mode";
     if (h.home_node < -1 || h.home_node >= static_cast<std::int32_t>(kMaxNodes))
         return "home node out of range";
-    if (h.reserved != 0) return "reserved field set";
+    if (h.handoff_flags & ~proto::kExecHandoffFromStartup) return "unknown handoff flags";
     if (h.requested.empty() || h.issued_nodes.empty()) return "no nodes";
     if (h.mode == static_cast<std::uint16_t>(Mode::Preferred) &&
         (h.requested.count() != 1 || h.issued_nodes.count() != 1))
@@ -89,6 +90,29 @@ inline bool exec_handoff_matches(const proto::ExecHandoff& h, int startup_kernel
     return exec_handoff_problem(h) == nullptr &&
            static_cast<unsigned>(startup_kernel_mode) ==
                (static_cast<unsigned>(h.issued_mode) | h.issued_flags);
+}
+
+// An image that execs again before it took its own exec's handoff (`prev`,
+// still pending: `bash -c prog` execs prog at once, so do env, nice and
+// most wrappers) hands over `next`, whose request is only what it learned
+// at start-up (kExecHandoffFromStartup). When that was learned from the
+// policy `prev`'s exec left (same mode and flags), the request is still
+// prev's: the chain carries R and M0 on, with what the latest exec left.
+// nullopt when `next` does not continue `prev`.
+inline std::optional<proto::ExecHandoff> chain_exec_handoffs(const proto::ExecHandoff& prev,
+                                                             const proto::ExecHandoff& next) {
+    if (!(next.handoff_flags & proto::kExecHandoffFromStartup)) return std::nullopt;
+    if (exec_handoff_problem(prev) || exec_handoff_problem(next)) return std::nullopt;
+    if (next.mode != prev.issued_mode || next.flags != prev.issued_flags) return std::nullopt;
+    proto::ExecHandoff out = next;
+    out.mode = prev.mode;
+    out.flags = prev.flags;
+    out.home_node = prev.home_node;
+    out.requested = prev.requested;
+    out.mems_at_request = prev.mems_at_request;
+    out.handoff_flags = 0;
+    if (exec_handoff_problem(out)) return std::nullopt;  // the issued mode must stay R's
+    return out;
 }
 
 }  // namespace numakeep

@@ -167,6 +167,11 @@ static_assert(sizeof(PolicyEntry) == 40 + 4 * sizeof(Nodemask));
 // with kHelloExecInherit after that close, the daemon sends it this frame
 // again as ExecInherit, right after Welcome. The pid is the peer's
 // (SO_PEERCRED), never in the payload.
+// The exec'ing image's record is still the one it learned at start-up from
+// the policy an exec left: the daemon may chain it to that exec's handoff
+// when its new image has not taken it yet.
+inline constexpr std::uint32_t kExecHandoffFromStartup = 1U << 0;
+
 struct ExecHandoff {
     std::uint64_t generation = 0;   // the generation the exec'ing process had applied
     std::uint16_t mode = 0;         // the request R: mode, flags, home node
@@ -174,7 +179,7 @@ struct ExecHandoff {
     std::int32_t home_node = -1;
     std::uint16_t issued_mode = 0;  // what the kernel held at the exec (get_mempolicy)
     std::uint16_t issued_flags = 0;
-    std::uint32_t reserved = 0;
+    std::uint32_t handoff_flags = 0;  // kExecHandoff*
     Nodemask requested;             // R's nodes
     Nodemask mems_at_request;       // M0
     Nodemask issued_nodes;          // the kernel's nodes at the exec

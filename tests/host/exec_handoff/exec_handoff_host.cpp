@@ -5,6 +5,9 @@
 //   nk-exec-handoff-host exec NODES FILE   set_mempolicy(MPOL_INTERLEAVE,
 //       NODES) through libnuma's wrapper (the runtime records it), then
 //       exec itself as `wait FILE`.
+//   nk-exec-handoff-host relay NODES FILE  the same, but exec itself as
+//       `again FILE`, which at once execs itself as `wait FILE` (as
+//       `bash -c prog` does): two execs before any image took a handoff.
 //   nk-exec-handoff-host fail NODES FILE   the same, but first an exec that
 //       fails (ENOENT), checking the result and errno the program sees,
 //       then `wait FILE`.
@@ -44,12 +47,19 @@ bool set_interleave(const char* list) {
 
 int main(int argc, char** argv) {
     if (argc == 3 && std::strcmp(argv[1], "wait") == 0) return wait_for(argv[2]);
-    if (argc != 4 || (std::strcmp(argv[1], "exec") != 0 && std::strcmp(argv[1], "fail") != 0)) {
-        std::fprintf(stderr, "usage: nk-exec-handoff-host exec|fail NODES FILE | wait FILE\n");
+    char* wait_argv[] = {argv[0], const_cast<char*>("wait"), argv[argc - 1], nullptr};
+    if (argc == 3 && std::strcmp(argv[1], "again") == 0) {
+        execv("/proc/self/exe", wait_argv);
+        return 1;
+    }
+    if (argc != 4 || (std::strcmp(argv[1], "exec") != 0 && std::strcmp(argv[1], "fail") != 0 &&
+                      std::strcmp(argv[1], "relay") != 0)) {
+        std::fprintf(stderr,
+                     "usage: nk-exec-handoff-host exec|relay|fail NODES FILE | wait FILE\n");
         return 2;
     }
     if (!set_interleave(argv[2])) return 1;
-    char* wait_argv[] = {argv[0], const_cast<char*>("wait"), argv[3], nullptr};
+    if (std::strcmp(argv[1], "relay") == 0) wait_argv[1] = const_cast<char*>("again");
     if (std::strcmp(argv[1], "fail") == 0) {
         errno = 0;
         int r = execv("/nonexistent/nk-exec-handoff", wait_argv);

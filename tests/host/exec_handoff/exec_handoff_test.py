@@ -19,7 +19,8 @@
 #   programs a preloaded program with a task policy (interleave 0,1 on the
 #            host's node 0: the kernel holds 0, the request is 0,1) execs
 #            itself: the new image's record is the request (numakeep show),
-#            not the remnant the kernel left (0). An exec that fails keeps
+#            not the remnant the kernel left (0); also after two execs in a
+#            row (the middle image's handoff chained). An exec that fails keeps
 #            the program's result and errno, and its handoff is cancelled.
 import json
 import os
@@ -55,10 +56,10 @@ def mask(nodes):
 
 
 def handoff(mode=3, issued_mode=None, requested=(0, 1), m0=(0, 1, 2, 3), issued=(0, 1),
-            mexec=(0, 1, 2, 3), reserved=0):
+            mexec=(0, 1, 2, 3), handoff_flags=0):
     """An ExecHandoff payload: interleave 0,1 under 0-3 by default."""
     im = mode if issued_mode is None else issued_mode
-    return (struct.pack("<QHHiHHI", 7, mode, 0, -1, im, 0, reserved) + mask(requested) +
+    return (struct.pack("<QHHiHHI", 7, mode, 0, -1, im, 0, handoff_flags) + mask(requested) +
             mask(m0) + mask(issued) + mask(mexec))
 
 
@@ -183,7 +184,7 @@ def case_wire(d):
         ("unknown mode", handoff(mode=77)),
         ("no nodes", handoff(requested=())),
         ("empty mems", handoff(m0=())),
-        ("reserved field", handoff(reserved=5)),
+        ("unknown handoff flags", handoff(handoff_flags=6)),
     ]
     for what, payload in hostile:
         s, f = send_handoff(d, payload)
@@ -251,9 +252,27 @@ def case_programs(d, tmp):
             break
         time.sleep(0.05)
     check(lines == [f"ready {pid}"], f"the program exec'd itself ({lines})")
-    check(ok, f"the new image's record is the request, interleave 0,1 (numakeep show: {shown})")
+    check(ok, "the new image's record is the request, interleave 0,1" +
+          ("" if ok else f" (numakeep show: {shown})"))
     check(f"pid {pid}: exec handoff stored" in d.log() and
           f"pid {pid}: handing its exec's request" in d.log(), "the daemon stored it and handed it over")
+    open(release, "w").close()
+    p.wait(timeout=10)
+
+    # Two execs before any image took a handoff: the request goes on.
+    p, release, lines = run_program(d, tmp, "relay")
+    pid = p.pid
+    ok = False
+    for _ in range(100):
+        shown = show(d, pid)
+        ts = threads_of(shown)
+        if ts and ts[0].get("requested") == [0, 1]:
+            ok = True
+            break
+        time.sleep(0.05)
+    chained = f"pid {pid}: exec handoff stored" in d.log() and "chained" in d.log()
+    check(ok, f"after two execs the last image's record is still the request, interleave 0,1 "
+              f"({'chained by the daemon' if chained else 'taken by the middle image'})")
     open(release, "w").close()
     p.wait(timeout=10)
 

@@ -56,7 +56,7 @@ TEST_CASE("malformed or hostile handoffs are refused") {
     CHECK(bad([](proto::ExecHandoff& b) { b.issued_mode = 2; }));  // bind left, interleave asked
     CHECK(bad([](proto::ExecHandoff& b) { b.home_node = -2; }));
     CHECK(bad([](proto::ExecHandoff& b) { b.home_node = 1024; }));
-    CHECK(bad([](proto::ExecHandoff& b) { b.reserved = 1; }));
+    CHECK(bad([](proto::ExecHandoff& b) { b.handoff_flags = 2; }));  // unknown flag
     CHECK(bad([](proto::ExecHandoff& b) { b.requested.clear(); }));
     CHECK(bad([](proto::ExecHandoff& b) { b.issued_nodes.clear(); }));
     CHECK(bad([](proto::ExecHandoff& b) { b.mems_at_request.clear(); }));
@@ -173,4 +173,56 @@ TEST_CASE("the new frames have one payload size each") {
     CHECK(proto::check_header(h) == proto::HeaderCheck::Ok);
     h.payload_size -= 1;
     CHECK(proto::check_header(h) == proto::HeaderCheck::BadSize);
+}
+
+namespace {
+// What an image started by good()'s exec hands over when it execs again
+// before taking good(): its start-up record (interleave 0-1, learned under
+// mems 2-3 after the kernel's remap), flagged as such.
+proto::ExecHandoff next_from_startup(bool flagged) {
+    Recorded learned{Request{Mode::Interleave, 0, Nodemask{2, 3}, -1}, Nodemask{2, 3}};
+    proto::ExecHandoff h =
+        make_exec_handoff(learned, kInterleave, Nodemask{2, 3}, Nodemask{2, 3}, 9);
+    if (flagged) h.handoff_flags = proto::kExecHandoffFromStartup;
+    return h;
+}
+}  // namespace
+
+TEST_CASE("an exec before the new image took its handoff carries the first request on") {
+    ExecHandoffs t;
+    t.store(100, 1000, 55, 9, good(), 0);
+    t.closed(9);  // the first exec happened; its image has not said Hello
+    CHECK(t.store(100, 1000, 55, 10, next_from_startup(true), 1) == ExecHandoffs::Stored::Chained);
+    t.closed(10);
+    auto got = t.take(100, 55, never_closed);
+    REQUIRE(got);
+    CHECK(recorded_of(*got) == recorded_of(good()));  // R and M0 of the first
+    CHECK(got->issued_nodes == Nodemask({2, 3}));     // what the latest exec left
+    CHECK(got->mems_at_exec == Nodemask({2, 3}));
+    CHECK(got->generation == 9);
+    CHECK(got->handoff_flags == 0);
+    CHECK(exec_handoff_problem(*got) == nullptr);
+}
+
+TEST_CASE("no chain without the flag, before the first exec, or across modes") {
+    SUBCASE("not flagged: the image asked for its policy itself") {
+        ExecHandoffs t;
+        t.store(100, 1000, 55, 9, good(), 0);
+        t.closed(9);
+        t.store(100, 1000, 55, 10, next_from_startup(false), 1);
+        t.closed(10);
+        CHECK(t.take(100, 55, never_closed)->requested == Nodemask({2, 3}));
+    }
+    SUBCASE("the first exec had not happened (its connection still open)") {
+        ExecHandoffs t;
+        t.store(100, 1000, 55, 9, good(), 0);
+        t.store(100, 1000, 55, 10, next_from_startup(true), 1);
+        t.closed(10);
+        CHECK(t.take(100, 55, never_closed)->requested == Nodemask({2, 3}));
+    }
+    SUBCASE("the start-up record is not of the mode the first exec left") {
+        proto::ExecHandoff next = next_from_startup(true);
+        next.mode = next.issued_mode = static_cast<std::uint16_t>(Mode::Bind);
+        CHECK_FALSE(chain_exec_handoffs(good(), next));
+    }
 }

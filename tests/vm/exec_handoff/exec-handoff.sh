@@ -13,6 +13,11 @@
 #            then 0-3 again: rule(0-1, 0-3, 0-3) is 0-1.
 #   grow     interleave 0-1 asked under 0-1 (the whole cpuset), mems 0-3 in
 #            the window (the kernel leaves 0-1): the rule is 0-3.
+#   relay    interleave 0-1 asked under 0-3; mems 2-3 before the exec; the
+#            exec'd image execs again at once (as `bash -c prog` does),
+#            learning 2-3 under 2-3 (the whole cpuset) before its own
+#            handoff arrives: the daemon carries the first request on
+#            (chain_exec_handoffs), so back at 0-3 the last image is on 0-1.
 #   control  grow again with the exec'ing image not under numakeep (no
 #            handoff): the new image learns the kernel's remap, 0-1 under
 #            0-3, and stays on 0-1. Shows the window is real.
@@ -67,6 +72,26 @@ check $? "grow: at mems 0-3 the new image is on rule(0-1, 0-1, 0-3): $(own_polic
 wait_for 50 request_is "0,1 under 0,1"
 check $? "grow: it recorded $(shown requested) under $(shown mems_at_request)"
 finish_child grow
+
+p=/tmp/eh-relay
+rm -f $p.*
+echo 0-3 > $cg/cpuset.mems
+touch $p.go
+spawn env LD_PRELOAD="$NUMAKEEP_PRELOAD" nk-exec-handoff-vm parent 0-1 $p "$child_preload" relay &
+child=$!
+wait_for 100 test -e $p.asked
+check $? "relay: interleave 0-1 asked under mems 0-3 (pid $child)"
+echo 2-3 > $cg/cpuset.mems
+sleep 0.5  # the parent's rebind to 2-3
+touch $p.exec
+wait_for 50 own_policy_is relay "interleave 2-3"
+check $? "relay: exec'd twice at mems 2-3, the last image is on $(own_policy relay)"
+wait_for 50 request_is "0,1 under 0,1,2,3"
+check $? "relay: it recorded the first request: $(shown requested) under $(shown mems_at_request)"
+echo 0-3 > $cg/cpuset.mems
+wait_for 50 own_policy_is relay "interleave 0-1"
+check $? "relay: back at mems 0-3 it is on rule(0-1, 0-3, 0-3): $(own_policy relay)"
+finish_child relay
 
 exec_through control "" 0-1 0-1 0-3
 wait_for 50 request_is "0,1 under 0,1,2,3"

@@ -7,6 +7,10 @@
 //       preloaded; no libnuma, whose constructor would call into the
 //       runtime early), then execs itself as `child PREFIX` with
 //       LD_PRELOAD=CHILD_PRELOAD.
+//   nk-exec-handoff-vm parent NODES PREFIX CHILD_PRELOAD relay
+//       the same, but after asking creates PREFIX.asked and waits for
+//       PREFIX.exec, then execs itself as `relay PREFIX`, which at once
+//       execs itself as `child PREFIX` (as `bash -c prog`, env or nice do).
 //   nk-exec-handoff-vm child PREFIX
 //       every 50 ms writes its own task policy, read back from the kernel
 //       with a raw get_mempolicy (guest.hpp: "interleave 0-1"), to
@@ -44,7 +48,19 @@ int child(const std::string& prefix) {
     return 1;
 }
 
-int parent(const char* list, const char* prefix, const char* child_preload, char* argv0) {
+bool exists(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0;
+}
+
+[[noreturn]] void exec_self(char* argv0, const char* mode, const char* prefix) {
+    char* child_argv[] = {argv0, const_cast<char*>(mode), const_cast<char*>(prefix), nullptr};
+    execv("/proc/self/exe", child_argv);
+    die("execv");
+}
+
+int parent(const char* list, const char* prefix, const char* child_preload, char* argv0,
+           bool relay) {
     auto nodes = parse_nodes(list);
     if (!nodes) die("bad node list", EINVAL);
     constexpr long kInterleave = 3;  // MPOL_INTERLEAVE
@@ -52,18 +68,24 @@ int parent(const char* list, const char* prefix, const char* child_preload, char
         0)
         die("set_mempolicy");
     setenv("LD_PRELOAD", child_preload, 1);
-    char* child_argv[] = {argv0, const_cast<char*>("child"), const_cast<char*>(prefix), nullptr};
-    execv("/proc/self/exe", child_argv);
-    die("execv");
+    if (!relay) exec_self(argv0, "child", prefix);
+    const std::string p(prefix);
+    if (FILE* f = std::fopen((p + ".asked").c_str(), "w")) std::fclose(f);
+    for (int i = 0; i < 1200 && !exists(p + ".exec"); ++i) usleep(50000);
+    exec_self(argv0, "relay", prefix);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc == 3 && std::strcmp(argv[1], "child") == 0) return child(argv[2]);
-    if (argc == 5 && std::strcmp(argv[1], "parent") == 0)
-        return parent(argv[2], argv[3], argv[4], argv[0]);
-    std::fprintf(stderr,
-                 "usage: nk-exec-handoff-vm parent NODES PREFIX CHILD_PRELOAD | child PREFIX\n");
+    if (argc == 3 && std::strcmp(argv[1], "relay") == 0) exec_self(argv[0], "child", argv[2]);
+    if ((argc == 5 || (argc == 6 && std::strcmp(argv[5], "relay") == 0)) &&
+        std::strcmp(argv[1], "parent") == 0)
+        return parent(argv[2], argv[3], argv[4], argv[0], argc == 6);
+    std::fprintf(
+        stderr,
+        "usage: nk-exec-handoff-vm parent NODES PREFIX CHILD_PRELOAD [relay] | relay PREFIX | "
+        "child PREFIX\n");
     return 2;
 }
