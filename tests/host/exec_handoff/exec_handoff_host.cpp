@@ -13,14 +13,21 @@
 //       then `wait FILE`.
 //   nk-exec-handoff-host wait FILE         prints "ready PID" and lives
 //       until FILE exists.
+//   nk-exec-handoff-host bench N POLICY     with interleave 0 as its task
+//       policy when POLICY is 1, times N execs of a missing file (what the
+//       exec guard adds to an exec; tests/bench/exec.sh) and prints the
+//       median in microseconds.
 #include <numaif.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace {
 
@@ -43,10 +50,28 @@ bool set_interleave(const char* list) {
     return true;
 }
 
+int bench(int n, bool policy) {
+    if (policy && !set_interleave("0")) return 1;
+    usleep(300000);  // the agent registers meanwhile
+    std::vector<double> t;
+    char* args[] = {const_cast<char*>("x"), nullptr};
+    for (int i = 0; i < n; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        execv("/nonexistent/nk-exec-handoff", args);
+        t.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                        .count());
+    }
+    std::sort(t.begin(), t.end());
+    std::printf("%.2f\n", t[t.size() / 2]);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc == 3 && std::strcmp(argv[1], "wait") == 0) return wait_for(argv[2]);
+    if (argc == 4 && std::strcmp(argv[1], "bench") == 0)
+        return bench(std::max(1, std::atoi(argv[2])), argv[3][0] == '1');
     char* wait_argv[] = {argv[0], const_cast<char*>("wait"), argv[argc - 1], nullptr};
     if (argc == 3 && std::strcmp(argv[1], "again") == 0) {
         execv("/proc/self/exe", wait_argv);
