@@ -163,11 +163,7 @@ long on_get_mempolicy(Via via, int* mode, unsigned long* nodemask, unsigned long
     return r;
 }
 
-namespace {
-
-// munmap of memory that may hold records: out of line, so that the common
-// case below stays a handful of instructions.
-[[gnu::noinline]] int munmap_tracked(Via via, void* addr, std::size_t len) {
+int munmap_tracked(Via via, void* addr, std::size_t len) {
     ensure_init();
     ReentrancyGuard guard;
     RecordLock lock;
@@ -180,17 +176,6 @@ namespace {
     }
     errno = err;
     return r;
-}
-
-}  // namespace
-
-__attribute__((hot)) int on_munmap(Via via, void* addr, std::size_t len) {
-    // Untracked memory (the common case) costs a TLS load and one or three
-    // relaxed loads (may_be_tracked()).
-    if (!ReentrancyGuard::active() && may_be_tracked(addr_of(addr), len))
-        return munmap_tracked(via, addr, len);
-    return via == Via::NextDefinition ? real::munmap(addr, len)
-                                      : static_cast<int>(libc_result(raw(SYS_munmap, addr, len)));
 }
 
 void* on_mremap(Via via, void* old, std::size_t old_len, std::size_t new_len, int flags,

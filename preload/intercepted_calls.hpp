@@ -6,9 +6,16 @@
 #pragma once
 
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
+
+#include "raw_syscall.hpp"
+#include "real_calls.hpp"
+#include "record_keeper.hpp"
+#include "reentrancy_guard.hpp"
 
 namespace numakeep::preload {
 
@@ -29,7 +36,18 @@ long on_set_mempolicy_home_node(Via via, unsigned long start, unsigned long len,
                                 unsigned long home_node, unsigned long flags);
 long on_get_mempolicy(Via via, int* mode, unsigned long* nodemask, unsigned long maxnode,
                       void* addr, unsigned long flags);
-int on_munmap(Via via, void* addr, std::size_t len);
+// munmap of memory that may hold records (out of line).
+int munmap_tracked(Via via, void* addr, std::size_t len);
+// Inline into the shim: an untracked munmap (the common case) reads one
+// cache line of ours (may_be_tracked()'s hints) and jumps on to libc's,
+// with no frame of ours left below the system call.
+inline int on_munmap(Via via, void* addr, std::size_t len) {
+    const auto start = reinterpret_cast<std::uint64_t>(addr);
+    if (may_be_tracked(start, len) && !ReentrancyGuard::active())
+        return munmap_tracked(via, addr, len);
+    return via == Via::NextDefinition ? real::munmap(addr, len)
+                                      : static_cast<int>(libc_result(raw(SYS_munmap, addr, len)));
+}
 void* on_mremap(Via via, void* old, std::size_t old_len, std::size_t new_len, int flags,
                 void* new_addr);
 void* on_mmap(Via via, bool mmap64, void* addr, std::size_t len, int prot, int flags, int fd,
