@@ -7,7 +7,7 @@
 // what the code costs when nothing else runs):
 //   preload.mbind_ratio    mbind of one page through libnuma's wrapper
 //   preload.mbind_spread_ratio  the same over 64 pages in turn (no bound)
-//   preload.munmap_ratio   munmap of untracked pages (over 8 address layouts)
+//   preload.munmap_ratio   munmap of untracked pages (mapped where nothing else is)
 //   preload.fork_ratio     fork + child _exit + waitpid
 //   preload.startup_ratio  posix_spawn of /bin/true to its exit
 //   preload.rss_kib        extra VmRSS of an idle program
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -32,7 +33,7 @@ extern char** environ;
 
 namespace {
 
-constexpr int kRounds = 5;
+constexpr int kRounds = 9;
 
 double now_ns() {
     timespec ts{};
@@ -55,9 +56,30 @@ double fastest(int batches, int n, F&& f) {
     return best;
 }
 
+// The kernel's munmap of one page costs up to twice as much in some
+// address layouts as in others (~2.0 or ~3.9 us per page here; mbind over
+// many pages varies the same way), following
+// what lies around the pages: whether a page table they need is shared
+// with memory the program touched, how the maple tree's nodes split. Any
+// preloaded library shifts the layout (an empty one moved the figure
+// 5-8 %, as much as ours). So the pages are mapped where nothing else is,
+// at the same address with and without the runtime: the start of a free
+// 1 GiB-aligned gigabyte (no page table shared with anything), and each
+// batch maps them again there, so the figure is what the runtime costs,
+// not which layout the kernel happened to pick.
+char* isolated_mapping(std::size_t len) {
+    for (std::uintptr_t at = 0x500000000000; at < 0x600000000000; at += 1UL << 30) {
+        void* p = mmap(reinterpret_cast<void*>(at), len, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p == reinterpret_cast<void*>(at)) return static_cast<char*>(p);
+        if (p != MAP_FAILED) munmap(p, len);  // a kernel without FIXED_NOREPLACE
+    }
+    return nullptr;
+}
+
 double worker_mbind() {
-    char* p = static_cast<char*>(
-        mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    char* p = isolated_mapping(4096);
+    if (!p) return -1;
     // libnuma's own way: numa_tonode_memory passes a full-size mask.
     static unsigned long mask[1024 / 64 + 1] = {1};
     mbind(p, 4096, MPOL_BIND, mask, 1025, 0);  // warm up (and start the agent)
@@ -71,8 +93,8 @@ double worker_mbind() {
 // last one replaces it). Reported, no bound.
 double worker_mbind_spread() {
     constexpr int pages = 64;
-    char* p = static_cast<char*>(
-        mmap(nullptr, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    char* p = isolated_mapping(pages * 4096);
+    if (!p) return -1;
     static unsigned long mask[1024 / 64 + 1] = {1};
     mbind(p, 4096, MPOL_BIND, mask, 1025, 0);
     return fastest(50, 400, [&](int i) {
@@ -81,25 +103,12 @@ double worker_mbind_spread() {
     });
 }
 
-// The kernel's munmap of one page costs twice as much in some address
-// layouts as in others (measured here: ~2.0 us or ~3.9 us per page on a
-// Debian 12 guest, 6.x kernel, following how many mappings lie where:
-// the maple tree's node splits and merges), and any preloaded library
-// shifts the layout, ours as much as an empty one. So each batch first
-// leaves 0-7 one-page mappings of alternating protection (they never
-// merge) in the address space, and the figure is the fastest batch over
-// every layout, with and without the runtime: what the runtime costs, not
-// which layout the kernel happened to pick.
 double worker_munmap() {
     constexpr int n = 500;
-    constexpr int layouts = 8;
     double best = 1e300;
-    for (int b = 0; b < 5 * layouts; ++b) {
-        if (b % 5 == 0 && b > 0)
-            mmap(nullptr, 4096, b % 10 ? PROT_READ : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        char* p =
-            static_cast<char*>(mmap(nullptr, static_cast<std::size_t>(n) * 4096,
-                                    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    for (int b = 0; b < 60; ++b) {
+        char* p = isolated_mapping(static_cast<std::size_t>(n) * 4096);
+        if (!p) return -1;
         double t0 = now_ns();
         for (int i = n - 1; i >= 0; --i) munmap(p + static_cast<std::size_t>(i) * 4096, 4096);
         best = std::min(best, (now_ns() - t0) / n);
