@@ -23,6 +23,9 @@ import tempfile
 import termios
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from nk_daemon import PrivateDaemon  # noqa: E402
+
 NUMAKEEP, FAKE, EMPTY_PRELOAD, CASE = sys.argv[1:5]
 NUMAKEEPD, LIBNUMAKEEP = (sys.argv[5:7] + [None, None])[:2]
 failures = []
@@ -490,19 +493,10 @@ def check_kernel_assist_listed():
     """Under a daemon whose kernel_assist default is on, ps shows the setting
     each process runs with: the default unless NUMAKEEP_KERNEL_ASSIST chose."""
     tmp = tempfile.mkdtemp(prefix="numakeep-cli-assist-")
-    os.mkdir(os.path.join(tmp, "cg"))
-    conf = os.path.join(tmp, "numakeepd.conf")
-    with open(conf, "w") as f:
-        f.write(f"cgroup_root = {tmp}/cg\nkernel_assist = yes\n")
-    sock = os.path.join(tmp, "numakeepd.sock")
-    daemon = subprocess.Popen([NUMAKEEPD, "--config", conf, "--socket", sock, "--foreground"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    daemon = PrivateDaemon(NUMAKEEPD, tmp, "kernel_assist = yes\n")
+    sock = daemon.sock
     workers = {}
     try:
-        for _ in range(500):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.01)
         env = {"NUMAKEEP_SOCKET": sock, "NUMAKEEP_PRELOAD": LIBNUMAKEEP}
         for setting in ("unset", "0", "1"):
             e = sanitizer_env(dict(os.environ, **env))
@@ -532,8 +526,7 @@ def check_kernel_assist_listed():
         for w in workers.values():
             w.kill()
             w.wait()
-        daemon.terminate()
-        daemon.wait()
+        daemon.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

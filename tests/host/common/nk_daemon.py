@@ -9,9 +9,10 @@ import time
 
 
 class PrivateDaemon:
-    def __init__(self, numakeepd, tmp, conf=""):
+    def __init__(self, numakeepd, tmp, conf="", log_level="info"):
         """Starts NUMAKEEPD in the foreground on TMP/run/numakeepd.sock,
-        configured with cgroup_root = TMP/cgroup and the lines in `conf`;
+        configured with cgroup_root = TMP/cgroup and the lines in `conf`,
+        logging at `log_level`;
         returns once the socket exists (fails the test if it never does)."""
         self.tmp = tmp
         self.sock = os.path.join(tmp, "run", "numakeepd.sock")
@@ -22,7 +23,7 @@ class PrivateDaemon:
             f.write(f"cgroup_root = {tmp}/cgroup\n" + conf)
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen([numakeepd, "--config", conf_path, "--socket", self.sock,
-                                      "--foreground", "--log-level", "info"],
+                                      "--foreground", "--log-level", log_level],
                                      stdout=self.log_file, stderr=self.log_file)
         for _ in range(500):
             if os.path.exists(self.sock):

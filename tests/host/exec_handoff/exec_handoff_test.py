@@ -32,20 +32,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from nk_daemon import PrivateDaemon  # noqa: E402
+from nk_check import check, failed  # noqa: E402
 from nk_wire import NODEMASK, frame, recv_frame  # noqa: E402
 
 NUMAKEEPD, NUMAKEEP, LIBNUMAKEEP, PROG = sys.argv[1:5]
 T_HELLO, T_EXEC_HANDOFF, T_EXEC_CANCEL = 1, 6, 7
 T_WELCOME, T_KEPT, T_INHERIT, T_QUERY_STATUS, T_STATUS_REPLY, T_ERROR = 20, 23, 24, 42, 65, 90
 HELLO_EXEC_INHERIT = 1 << 3
-failures = 0
-
-
-def check(ok, what):
-    global failures
-    print(("ok    " if ok else "FAIL  ") + what, flush=True)
-    if not ok:
-        failures += 1
 
 
 def mask(nodes):
@@ -67,41 +61,6 @@ def hello(flags):
     # Hello: pid, flags, generation_applied, start_time (0: unchecked),
     # semantics, reserved[3], ranges, threads, reserved2, mems (node 0).
     return struct.pack("<iIQQB3xIII", os.getpid(), flags, 0, 0, 0, 0, 0, 0) + mask([0])
-
-
-class Daemon:
-    def __init__(self, tmp):
-        self.sock = os.path.join(tmp, "run", "numakeepd.sock")
-        self.log_path = os.path.join(tmp, "numakeepd.log")
-        os.makedirs(os.path.join(tmp, "cgroup"), exist_ok=True)
-        conf = os.path.join(tmp, "numakeepd.conf")
-        with open(conf, "w") as f:
-            f.write(f"cgroup_root = {tmp}/cgroup\n")
-        self.log_file = open(self.log_path, "w")
-        self.proc = subprocess.Popen([NUMAKEEPD, "--config", conf, "--socket", self.sock,
-                                      "--foreground", "--log-level", "debug"],
-                                     stdout=self.log_file, stderr=self.log_file)
-        for _ in range(500):
-            if os.path.exists(self.sock):
-                break
-            time.sleep(0.01)
-        if not os.path.exists(self.sock):
-            print(self.log())
-            raise SystemExit("FAIL  the daemon did not create its socket")
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(self.sock)
-        return s
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.log_file.close()
 
 
 def frames_within(s, timeout):
@@ -224,6 +183,19 @@ def threads_of(shown):
     return shown.get("threads", [])
 
 
+def shows_request(d, pid):
+    """Waits up to 5 s for `numakeep show PID` to list its thread's request
+    as interleave 0,1; returns (whether it did, the last answer)."""
+    shown = None
+    for _ in range(100):
+        shown = show(d, pid)
+        ts = threads_of(shown)
+        if ts and ts[0].get("requested") == [0, 1]:
+            return True, shown
+        time.sleep(0.05)
+    return False, shown
+
+
 def run_program(d, tmp, mode):
     release = os.path.join(tmp, "release-" + mode)
     env = dict(os.environ, LD_PRELOAD=LIBNUMAKEEP, NUMAKEEP_SOCKET=d.sock)
@@ -242,15 +214,7 @@ def run_program(d, tmp, mode):
 def case_programs(d, tmp):
     p, release, lines = run_program(d, tmp, "exec")
     pid = p.pid
-    ok = False
-    shown = None
-    for _ in range(100):
-        shown = show(d, pid)
-        ts = threads_of(shown)
-        if ts and ts[0].get("requested") == [0, 1]:
-            ok = True
-            break
-        time.sleep(0.05)
+    ok, shown = shows_request(d, pid)
     check(lines == [f"ready {pid}"], f"the program exec'd itself ({lines})")
     check(ok, "the new image's record is the request, interleave 0,1" +
           ("" if ok else f" (numakeep show: {shown})"))
@@ -262,14 +226,7 @@ def case_programs(d, tmp):
     # Two execs before any image took a handoff: the request goes on.
     p, release, lines = run_program(d, tmp, "relay")
     pid = p.pid
-    ok = False
-    for _ in range(100):
-        shown = show(d, pid)
-        ts = threads_of(shown)
-        if ts and ts[0].get("requested") == [0, 1]:
-            ok = True
-            break
-        time.sleep(0.05)
+    ok, shown = shows_request(d, pid)
     chained = f"pid {pid}: exec handoff stored" in d.log() and "chained" in d.log()
     check(ok, f"after two execs the last image's record is still the request, interleave 0,1 "
               f"({'chained by the daemon' if chained else 'taken by the middle image'})")
@@ -290,16 +247,16 @@ def case_programs(d, tmp):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="numakeep-exec-handoff-")
-    d = Daemon(tmp)
+    d = PrivateDaemon(NUMAKEEPD, tmp, log_level="debug")
     try:
         case_wire(d)
         case_programs(d, tmp)
     finally:
         d.stop()
-    if failures:
+    if failed():
         print(d.log())
-    print(f"{failures} failed")
-    sys.exit(1 if failures else 0)
+    print(f"{failed()} failed")
+    sys.exit(1 if failed() else 0)
 
 
 main()

@@ -30,6 +30,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from nk_daemon import PrivateDaemon  # noqa: E402
+from nk_check import check, failed  # noqa: E402
 from nk_wire import frame, hello_payload, recv_frame  # noqa: E402
 
 NUMAKEEPD = sys.argv[1]
@@ -37,14 +38,6 @@ T_HELLO, T_QUERY_LIST, T_QUERY_STATUS = 1, 40, 42
 T_WELCOME, T_PROC_ENTRY, T_LIST_END, T_STATUS_REPLY = 20, 60, 61, 65
 ON_TIME_S = 0.5
 FLOOD = 200
-failures = 0
-
-
-def check(ok, what):
-    global failures
-    print(("ok    " if ok else "FAIL  ") + what, flush=True)
-    if not ok:
-        failures += 1
 
 
 def closed_within(s, timeout):
@@ -154,10 +147,10 @@ def main():
         agent.close()
     finally:
         d.stop()
-        if failures:
+        if failed():
             print("---- numakeepd log ----\n" + d.log())
         shutil.rmtree(tmp, ignore_errors=True)
-    sys.exit(1 if failures else 0)
+    sys.exit(1 if failed() else 0)
 
 
 main()

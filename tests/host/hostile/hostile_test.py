@@ -34,6 +34,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from nk_daemon import PrivateDaemon  # noqa: E402
+from nk_check import check, failed  # noqa: E402
 from nk_wire import MAGIC, frame, hello_payload, recv_frame  # noqa: E402
 
 NUMAKEEPD, NUMAKEEP, LIBNUMAKEEP, CASE = sys.argv[1:5]
@@ -42,14 +43,6 @@ T_WELCOME, T_REBIND, T_STATUS_REPLY, T_ERROR = 20, 21, 65, 90
 MESSAGE_TIMEOUT_MS = 300
 PER_UID_CAP = 12
 ON_TIME_S = 0.5  # a well-behaved client's answer must come within this
-failures = 0
-
-
-def check(ok, what):
-    global failures
-    print(("ok    " if ok else "FAIL  ") + what, flush=True)
-    if not ok:
-        failures += 1
 
 
 def closed_within(s, timeout):
@@ -197,7 +190,7 @@ def case_clients():
         print(f"hostile cases tried: {tried}, dropped as required: {dropped}")
     finally:
         d.stop()
-        if failures:
+        if failed():
             print("---- numakeepd log ----\n" + open(d.log_path).read())
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -308,7 +301,7 @@ def case_isolation():
             w.kill()
             w.wait()
         d.stop()
-        if failures:
+        if failed():
             print("---- numakeepd log ----\n" + open(d.log_path).read())
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -347,4 +340,4 @@ def case_startup():
 
 
 {"clients": case_clients, "isolation": case_isolation, "startup": case_startup}[CASE]()
-sys.exit(1 if failures else 0)
+sys.exit(1 if failed() else 0)
