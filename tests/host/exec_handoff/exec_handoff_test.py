@@ -198,7 +198,11 @@ def shows_request(d, pid):
 
 def run_program(d, tmp, mode):
     release = os.path.join(tmp, "release-" + mode)
-    env = dict(os.environ, LD_PRELOAD=LIBNUMAKEEP, NUMAKEEP_SOCKET=d.sock)
+    # Under ASan (tools/test-sanitizers) the sanitizer's runtime must come
+    # before the sanitized libnumakeep.so: NUMAKEEP_TEST_PRELOAD_PREFIX.
+    prefix = os.environ.get("NUMAKEEP_TEST_PRELOAD_PREFIX", "")
+    preload = f"{prefix}:{LIBNUMAKEEP}" if prefix else LIBNUMAKEEP
+    env = dict(os.environ, LD_PRELOAD=preload, NUMAKEEP_SOCKET=d.sock)
     p = subprocess.Popen([PROG, mode, "0,1", release], stdout=subprocess.PIPE, text=True, env=env)
     lines = []
     while True:
