@@ -225,7 +225,7 @@ __attribute__((noinline)) void flush_pending_binds() {
     for (unsigned i = 0; i < g_pending_count; ++i) {
         const PendingBind& p = g_pending[i];
         if (p.remember) rec.request = p.request;
-        if (!(p.remember ? store.set(p.start, p.end, rec) : store.punch(p.start, p.end)))
+        if (!apply_mbind(store, p.start, p.end - p.start, p.remember, rec))
             report_failure(Failure::RecordMemory, "no memory for a range record");
     }
     g_pending_count = 0;
