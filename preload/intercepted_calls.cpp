@@ -269,10 +269,8 @@ int on_shmdt(Via via, const void* addr) {
 }
 
 long on_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
-    // The runtime's own calls, libnuma's mbind() among them (it is a
-    // syscall(__NR_mbind) wrapper, reached under our interposed mbind):
-    // straight through, nothing to decode.
-    if (ReentrancyGuard::active()) return real::syscall6(nr, a1, a2, a3, a4, a5, a6);
+    // Never reached from inside the runtime: the syscall() shim issues the
+    // runtime's own calls (libnuma's mbind under ours) itself.
     auto p = [](long v) { return reinterpret_cast<void*>(v); };
     auto mask = [](long v) { return reinterpret_cast<unsigned long*>(v); };
     switch (nr) {

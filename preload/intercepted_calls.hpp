@@ -53,7 +53,8 @@ void* on_mremap(Via via, void* old, std::size_t old_len, std::size_t new_len, in
 void* on_mmap(Via via, bool mmap64, void* addr, std::size_t len, int prot, int flags, int fd,
               off_t off);
 int on_shmdt(Via via, const void* addr);
-// syscall(nr, ...): the numbers above go to their handlers, others to libc.
+// The program's syscall(nr, ...) (the shim issues the runtime's own itself):
+// the numbers above go to their handlers, others to libc.
 long on_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 pid_t on_fork();
 int on_pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*), void* arg);
