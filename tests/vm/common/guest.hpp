@@ -141,6 +141,17 @@ inline std::optional<std::string> read_file(const std::string& path) {
     return out;
 }
 
+// A "Field:  N kB" line of /proc/PID/status, in KiB ("VmRSS", "RssAnon"),
+// or -1 when the process or the field is not there.
+inline long proc_status_kib(pid_t pid, std::string_view field) {
+    auto status = read_file("/proc/" + std::to_string(pid) + "/status");
+    if (!status) return -1;
+    const std::string key = "\n" + std::string(field) + ":";
+    auto at = status->find(key);
+    return at == std::string::npos ? -1
+                                   : std::strtol(status->c_str() + at + key.size(), nullptr, 10);
+}
+
 // --- cgroups -------------------------------------------------------------------
 
 // Writes a cgroup's cpuset.mems ("0-1"). Returns 0 or errno (EINVAL for

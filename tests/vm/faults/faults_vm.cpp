@@ -73,18 +73,6 @@ long daemon_fds(pid_t pid) {
     return n;
 }
 
-// The daemon's anonymous resident memory (RssAnon): its heap and stacks,
-// where a leak shows. Not VmRSS: that also counts the pages of its code and
-// libraries it has run so far, which grows by a megabyte or two the first
-// time the kills reach an error path (a reset connection, a broken pipe,
-// a log line) that nothing had reached before, and then stays.
-long daemon_anon_kib(pid_t pid) {
-    auto status = read_file("/proc/" + std::to_string(pid) + "/status");
-    if (!status) return -1;
-    auto at = status->find("RssAnon:");
-    return at == std::string::npos ? -1 : std::strtol(status->c_str() + at + 8, nullptr, 10);
-}
-
 // Inotify watches numakeepd holds: one "inotify wd:" line per watch in the
 // fdinfo of its inotify descriptors (fs/notify/fdinfo.c).
 long daemon_watches(pid_t pid) {
@@ -156,6 +144,12 @@ int agent_kill_leak(int kills) {
     d.start();
     Cgroup cg("nk-faults-leak", Nodemask::range(0, 3));
     std::mt19937 rng(7);
+    // Memory is the daemon's anonymous resident memory (RssAnon): its
+    // heap and stacks, where a leak shows. Not VmRSS: that also counts the
+    // pages of its code and libraries it has run so far, which grows by a
+    // megabyte or two the first time the kills reach an error path (a reset
+    // connection, a broken pipe, a log line) that nothing had reached before,
+    // and then stays.
     long fds0 = 0, rss0 = 0, watches0 = 0;
     for (int i = 0; i < kills; ++i) {
         cg.set_mems(Nodemask::range(0, 3));  // nk-test-agent sets up its policies on 0-3
@@ -170,13 +164,14 @@ int agent_kill_leak(int kills) {
         }
         if ((i + 1) % 100 == 0)
             std::printf("%d kills: daemon %ld fds, %ld KiB anon RSS, %ld inotify watches\n", i + 1,
-                        daemon_fds(d.pid()), daemon_anon_kib(d.pid()), daemon_watches(d.pid()));
+                        daemon_fds(d.pid()), proc_status_kib(d.pid(), "RssAnon"),
+                        daemon_watches(d.pid()));
         if (i == kills / 10) {  // after warm-up: allocator pools and caches settled
             wait_until([&] { return list_processes().empty(); }, std::chrono::milliseconds(5000));
             // The daemon closes the query's own connection on its next turn.
             std::this_thread::sleep_for(std::chrono::milliseconds(300));
             fds0 = daemon_fds(d.pid());
-            rss0 = daemon_anon_kib(d.pid());
+            rss0 = proc_status_kib(d.pid(), "RssAnon");
             watches0 = daemon_watches(d.pid());
             std::printf("after %d kills: %ld fds, %ld KiB anon RSS, %ld inotify watches\n", i + 1,
                         fds0, rss0, watches0);
@@ -184,7 +179,7 @@ int agent_kill_leak(int kills) {
     }
     wait_until([&] { return list_processes().empty(); }, std::chrono::milliseconds(5000));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    long fds1 = daemon_fds(d.pid()), rss1 = daemon_anon_kib(d.pid());
+    long fds1 = daemon_fds(d.pid()), rss1 = proc_status_kib(d.pid(), "RssAnon");
     long watches1 = daemon_watches(d.pid());
     g_report.check(list_processes().empty(), "no killed program left registered");
     // A leak grows the table; the baseline may still hold a connection the

@@ -71,13 +71,6 @@ pid_t start_churn(const std::string& cgroup, const std::string& pause_ms) {
     return pid;
 }
 
-long rss_kib(pid_t pid) {
-    auto status = read_file("/proc/" + std::to_string(pid) + "/status");
-    if (!status) return -1;
-    auto at = status->find("VmRSS:");
-    return at == std::string::npos ? -1 : std::strtol(status->c_str() + at + 6, nullptr, 10);
-}
-
 // A random set of nodes 0-3 that holds node 0 (see above).
 Nodemask random_mems(std::mt19937& rng) {
     Nodemask m;
@@ -136,13 +129,14 @@ int main(int argc, char** argv) {
                         writes, moves);
             report = now + std::chrono::seconds(secs >= 300 ? 60 : 15);
         }
-        if (rss0 < 0 && std::chrono::steady_clock::now() >= warm) rss0 = rss_kib(daemon);
+        if (rss0 < 0 && std::chrono::steady_clock::now() >= warm)
+            rss0 = proc_status_kib(daemon, "VmRSS");
         next += std::chrono::milliseconds(interval_ms);
         std::this_thread::sleep_until(next);
         if (next < std::chrono::steady_clock::now()) next = std::chrono::steady_clock::now();
     }
 
-    long rss1 = rss_kib(daemon);
+    long rss1 = proc_status_kib(daemon, "VmRSS");
     std::printf("soaked: %ld mems writes, %ld moves; quieting the processes\n", writes, moves);
     for (pid_t p : pids) ::kill(p, SIGUSR1);
     for (pid_t p : pids) {
