@@ -4,6 +4,7 @@
 #include "numakeep/node_mapping.hpp"
 #include "numakeep/nodelist.hpp"
 #include "numakeep/nodemask.hpp"
+#include "numakeep/placement.hpp"
 #include "numakeep/policy.hpp"
 #include "numakeep/rebind.hpp"
 #include "numakeep/task_record.hpp"
