@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Kernel assistance (issue 9, DESIGN.md "Zero window"): for a set-mode
+// Kernel assistance (DESIGN.md "Zero window"): for a set-mode
 // request the kernel remaps by itself (bind, interleave, weighted
 // interleave) made without mode flags under `intent`, the runtime lets the
 // kernel hold the policy as (mode | MPOL_F_RELATIVE_NODES, the request's

@@ -109,9 +109,9 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     // the recorded mode (unmapped, re-mapped, changed by a call we did not
     // see) is forgotten, not re-bound. A one-page range has one page to ask
     // about (the common case of many small ranges: a third of the syscalls).
-    // get_mempolicy(MPOL_F_ADDR) is the cheap way to ask: ~6 us a call in
-    // the guest, where reading /proc/self/numa_maps for 2,000 VMAs once
-    // costs 150 ms (show_numa_map() walks every VMA's page tables).
+    // get_mempolicy(MPOL_F_ADDR) is the cheap way to ask: one VMA lookup a
+    // call, where reading /proc/self/numa_maps walks every VMA's page
+    // tables (show_numa_map()).
     // A kernel-assisted range (held as mode | MPOL_F_RELATIVE_NODES with
     // its relative mask) is noted: the kernel already keeps its intent.
     std::vector<std::pair<std::uint64_t, std::uint64_t>> stale;

@@ -29,7 +29,7 @@ bool g_thread_key_ok = false;
 // The range records' write-behind log. An interposed mbind runs right after
 // its system call, when the branch predictors and caches hold the kernel's
 // state, not ours: the store's update there (interning the request, a tree
-// descent) cost 60-100 ns per call, 5-9 % of an mbind through libnuma. So the
+// descent) showed in preload.mbind_ratio of tools/bench preload. So the
 // call only notes what it asked for here, and the store takes the notes in
 // one warm batch whenever anything reads it (ranges()), the log fills, or
 // the mems the notes were made under are about to change

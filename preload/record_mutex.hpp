@@ -7,9 +7,9 @@
 // its system call, and what runs right after the kernel returns runs with
 // cold caches and predictors: glibc's lock and unlock (two calls through
 // the PLT into another library's pages, the mutex-type dispatch, the owner
-// and user counts) plus the owner bookkeeping we needed for fork measured
-// 10-40 ns per mbind through libnuma (~1100 ns). This one is inline and
-// costs what its two atomic instructions cost.
+// and user counts) plus the owner bookkeeping we needed for fork showed in
+// preload.mbind_ratio of tools/bench preload. This one is inline and costs
+// what its two atomic instructions cost.
 //
 // Who holds it is known per thread (held_by_me()), which is all fork's
 // prepare handler needs: a thread forking from a signal handler that

@@ -24,14 +24,14 @@
 //    size() + n ranges can have, i.e. it grows the store as much as n
 //    ranges would.
 //  - Heap per range: B+tree leaves at least half full, 20 bytes per entry:
-//    at most ~42 bytes (measured by tools/bench core); a request costs
-//    ~300 bytes once, however many ranges share it.
+//    core.records.bytes_per_range of tools/bench core; a request costs a
+//    few hundred bytes once, however many ranges share it.
 //
 // Cost, measured by tools/bench core (thread CPU time, 1,000,000 ranges):
-// a set() of a new range next to the last one ~100 ns, about 0.08 of a bare
-// mbind(2) on the same host; anywhere at random ~500 ns, one or two cache
-// misses of a cold 40 MB tree. Not thread-safe: the caller serialises
-// (the preload's record lock).
+// a set() of a new range next to the last one is core.records.insert_ns,
+// against a bare mbind(2) core.insert_vs_mbind; anywhere at random it is
+// core.records.insert_random_ns, one or two cache misses of a cold tree.
+// Not thread-safe: the caller serialises (the preload's record lock).
 //
 // Addresses are page aligned (kPageSize): a start that is not is refused
 // (false) as the kernel refuses it (EINVAL); lengths and ends are rounded

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/bench vm: numakeepd's figures (issue 5), all from one guest run of
+# tools/bench vm: numakeepd's figures, all from one guest run of
 # nk-bench-vm (tests/vm/daemon/bench_vm.cpp): 100 programs under the real
 # libnumakeep.so x 1,000 ranges rebound after a write to cpuset.mems (timed
 # from the write's return: on cgroup v2 the write itself migrates pages, see
@@ -15,7 +15,7 @@ rc=$?
 grep -v '^vm\.' "$out" >&2
 grep '^vm\.' "$out"
 
-# Kernel assistance's window (issue 9), its own guest run: nk-bench-window
+# Kernel assistance's window, its own guest run: nk-bench-window
 # (tests/vm/assist/bench_window.cpp) under a numakeepd, once re-issuing and
 # once kernel-assisted: vm.window_{reissue,assisted}_ms and
 # vm.misplaced_pages_{reissue,assisted}.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// bench-core: the figures of `tools/bench core` (issue 3, Performance).
+// bench-core: the figures of `tools/bench core`: what the record store costs.
 //
 // Google Benchmark runs the timed loops; this program reads their results
 // back through a reporter and prints one `NAME VALUE UNIT` line per figure
@@ -11,9 +11,8 @@
 //    (the lowest free gap below the last one), a program mbind()s what it
 //    just mapped and munmap()s it later; the new ranges go below the
 //    lowest recorded one and are punched again last-in first-out;
-//  - random: anywhere among the million, cache and TLB cold (on a host
-//    whose memory latency is ~350 ns this is one or two cache misses,
-//    whatever the data structure).
+//  - random: anywhere among the million, cache and TLB cold (one or two
+//    cache misses of memory latency, whatever the data structure).
 // Figures:
 //   core.records.insert_ns        set() of a new range, mmap order
 //   core.records.punch_ns         punch() of such a range, mmap order
@@ -275,7 +274,9 @@ int main(int argc, char** argv) {
     std::printf("core.mbind_syscall_ns %.1f ns\n", mbind_ns);
     double ratio = mbind_ns > 0 ? insert / mbind_ns : -1.0;
     std::printf("core.insert_vs_mbind %.3f ratio\n", ratio);
-    // The bounds of issue 3, said (not enforced: a benchmark is no test).
+    // The bounds the store is built to (a record no bigger than a cache
+    // line, recording a small fraction of the mbind it records), said, not
+    // enforced: a benchmark is no test.
     if (bpr > 64) std::fprintf(stderr, "bench-core: bytes_per_range %.1f is over 64\n", bpr);
     if (ratio > 0.15)
         std::fprintf(stderr, "bench-core: insert_vs_mbind %.3f is over 0.15\n", ratio);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// tools/bench preload: what libnumakeep.so costs a program (issue 4).
+// tools/bench preload: what libnumakeep.so costs a program.
 //
 // Each figure runs the same worker (this program, `--worker KIND`) in child
 // processes with and without LD_PRELOAD, alternating, several rounds, and

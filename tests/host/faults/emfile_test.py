@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# numakeepd out of file descriptors (issue 8), against a private daemon.
+# numakeepd out of file descriptors, against a private daemon.
 #
 #   emfile_test.py NUMAKEEPD
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# Hostile clients and isolation against a private numakeepd (issue 8).
+# Hostile clients and isolation against a private numakeepd.
 #
 #   hostile_test.py NUMAKEEPD NUMAKEEP LIBNUMAKEEP CASE
 #

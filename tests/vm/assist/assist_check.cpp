@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// nk-assist-check: kernel assistance (issue 9) through DESIGN.md's sequence
+// nk-assist-check: kernel assistance (DESIGN.md "Zero window") through DESIGN.md's sequence
 // of cpuset.mems writes (0-1, 0-3, 2-3, 0-3, 1, 0-3), under libnumakeep.so
 // with NUMAKEEP_SEMANTICS=intent.
 //

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// nk-bench-window: the zero window, measured (issue 9; tools/bench vm).
+// nk-bench-window: the zero window, measured (tools/bench vm).
 //
 // A program under libnumakeep.so (intent semantics, numakeepd running on
 // $NUMAKEEP_SOCKET) interleaves a range over nodes 0-3 and faults its

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // nk-bench-vm: the daemon's figures of `tools/bench vm`, all from one guest
-// run (issue 5). Prints `NAME VALUE UNIT` lines:
+// run. Prints `NAME VALUE UNIT` lines:
 //   vm.bare_mbind_100x1000_ms  100 x 1,000 mbind calls in a plain loop in
 //                              one process: the floor
 //   vm.rebind_100x1000_ms      write to cpuset.mems -> all 100 programs
@@ -147,7 +147,7 @@ double preload_rebind_ms(const Cgroup& cg, double& in_process, double& with_writ
     ::unsetenv("NK_AGENT");
     Urgent urgent;
     std::vector<double> rebind, slowest;
-    int writes = kWrites > 4 ? 4 : kWrites;  // the 590 s of tools/bench vm
+    int writes = kWrites > 4 ? 4 : kWrites;  // inside tests/bench/vm.sh's guest timeout
     if (const char* n = std::getenv("NK_BENCH_PRELOAD_WRITES")) writes = std::atoi(n);
     for (int w = 0; w < writes; ++w) {
         std::uint64_t before = max_generation();

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Fault injection against numakeepd in the 4-node guest (issue 8):
+// Fault injection against numakeepd in the 4-node guest:
 //
 //   nk-faults-vm sigkill-rebind AGENTS ROUNDS
 //     AGENTS programs in one cgroup; each round writes a random cpuset.mems,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Soak (issue 8): PROCESSES nk-soak-churn under libnumakeep.so (mmap/mbind/
+# Soak: PROCESSES nk-soak-churn under libnumakeep.so (mmap/mbind/
 # mremap/munmap churn, thread churn, forks), random cpuset.mems writes and
 # moves between five cgroups (nk-soak-driver) for SECONDS; then every
 # process must be alive, every record of `numakeep show PID --json` must

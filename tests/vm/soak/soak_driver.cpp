@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// nk-soak-driver: the soak's driver (issue 8), in C++ so that it costs the
+// nk-soak-driver: the soak's driver, in C++ so that it costs the
 // emulated guest no fork per step (the shell driver it replaces managed 6
 // mems writes a minute with 20 churning processes).
 //
