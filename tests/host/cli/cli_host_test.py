@@ -23,7 +23,7 @@ import tempfile
 import termios
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common"))
 from nk_daemon import PrivateDaemon  # noqa: E402
 
 NUMAKEEP, FAKE, EMPTY_PRELOAD, CASE = sys.argv[1:5]

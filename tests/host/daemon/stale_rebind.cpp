@@ -6,7 +6,7 @@
 // Rebind older than one already applied on the connection is a quiet no-op.
 //
 // A real program under libnumakeep.so that serves as its own fake daemon
-// (tests/host/runtime/harness.hpp): both Rebinds go out in one send(), so
+// (tests/common/harness.hpp): both Rebinds go out in one send(), so
 // they are queued before the agent reads the first.
 #include <numaif.h>
 

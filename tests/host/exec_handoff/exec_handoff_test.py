@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common"))
 from nk_daemon import PrivateDaemon  # noqa: E402
 from nk_check import check, failed  # noqa: E402
 from nk_wire import NODEMASK, frame, recv_frame  # noqa: E402

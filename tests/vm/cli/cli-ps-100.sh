@@ -2,7 +2,7 @@
 # `numakeep ps` lists 100 processes under numakeep in under 200 ms of wall
 # time (the median of 5 runs, each timed from fork to exit, once the
 # registrations have settled).
-# --- helpers: tests/vm/common/case-lib.sh, shipped beside each case ---
+# --- helpers: tests/common/case-lib.sh, shipped beside each case ---
 export NUMAKEEP_SOCKET=/run/numakeep/cli.sock
 . /case-lib.sh
 # --- the case ---

@@ -3,7 +3,7 @@
 # reports the request and the kernel's nodes, before and after cpuset.mems
 # changes: the thread's task policy (from run) and the range PROGRAM mbind()s
 # both ask for every node; the rule and the kernel must follow the cgroup.
-# --- helpers: tests/vm/common/case-lib.sh, shipped beside each case ---
+# --- helpers: tests/common/case-lib.sh, shipped beside each case ---
 export NUMAKEEP_SOCKET=/run/numakeep/cli.sock
 . /case-lib.sh
 # --- the case ---

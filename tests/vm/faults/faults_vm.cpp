@@ -19,7 +19,7 @@
 //     before is answered; with the limit back and the flood gone, a new
 //     program registers and converges.
 //
-// Uses the daemon cases' harness (tests/vm/daemon/vm_harness.hpp): its
+// Uses the daemon cases' harness (tests/common/vm_harness.hpp): its
 // private daemon, its nk-test-agent programs (NK_AGENT=preload: the real
 // libnumakeep.so does the rebinds).
 #include <dirent.h>

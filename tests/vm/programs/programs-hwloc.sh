@@ -11,7 +11,7 @@
 # is left with 0-1 for good), 0-3 follows the mems.
 # The program's stdout (addresses go to a file) must be exactly what it
 # prints without numakeep, with the same exit status.
-# --- helpers: shared by every programs-* case (tests/vm/common/case-lib.sh,
+# --- helpers: shared by every programs-* case (tests/common/case-lib.sh,
 # shipped beside each case by tools/vm) ---
 . /case-lib.sh
 # --- the case ---

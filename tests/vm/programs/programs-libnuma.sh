@@ -10,7 +10,7 @@
 # back to 3), where the kernel alone never gets back.
 # The program's stdout (addresses go to a file) must be exactly what it
 # prints without numakeep, with the same exit status.
-# --- helpers: shared by every programs-* case (tests/vm/common/case-lib.sh,
+# --- helpers: shared by every programs-* case (tests/common/case-lib.sh,
 # shipped beside each case by tools/vm) ---
 . /case-lib.sh
 # --- the case ---

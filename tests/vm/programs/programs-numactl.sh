@@ -27,7 +27,7 @@ membind)
     exit 2
     ;;
 esac
-# --- helpers: shared by every programs-* case (tests/vm/common/case-lib.sh,
+# --- helpers: shared by every programs-* case (tests/common/case-lib.sh,
 # shipped beside each case by tools/vm) ---
 . /case-lib.sh
 # --- the case ---

@@ -13,7 +13,7 @@
 # deterministic).
 # Output: the loop prints only what it did not expect, then "stopped":
 # the same with and without numakeep.
-# --- helpers: shared by every programs-* case (tests/vm/common/case-lib.sh,
+# --- helpers: shared by every programs-* case (tests/common/case-lib.sh,
 # shipped beside each case by tools/vm) ---
 . /case-lib.sh
 # --- the case ---

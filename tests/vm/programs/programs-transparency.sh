@@ -20,7 +20,7 @@
 #    not output: not run here.
 #  - nk-libnuma-vm and nk-hwloc-area-vm print their addresses to a file, not
 #    to stdout, so their stdout is compared in full.
-# --- helpers: shared by every programs-* case (tests/vm/common/case-lib.sh,
+# --- helpers: shared by every programs-* case (tests/common/case-lib.sh,
 # shipped beside each case by tools/vm) ---
 . /case-lib.sh
 # --- the case ---

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Scaffolding of the host tests that put the program's threads (and its
 // forks) against the agent while the fake daemon keeps sending rebinds:
-// runtime/rt_fork_threaded.cpp, concurrency/conc_fork_rebind.cpp and
-// concurrency/conc_agent_storm.cpp. Built on harness.hpp; it sits beside
-// it so every includer that finds the harness finds this too.
+// tests/host/runtime/rt_fork_threaded.cpp, and conc_fork_rebind.cpp and
+// conc_agent_storm.cpp of tests/host/concurrency. Built on harness.hpp; it
+// sits beside it so every includer that finds the harness finds this too.
 #pragma once
 
 #include <numaif.h>

@@ -11,7 +11,7 @@
 //
 // Use from a tests/vm/<dir>/meson.build:
 //   executable('my-test', 'my-test.cpp', dependencies: core_dep,
-//              include_directories: include_directories('../common'))
+//              include_directories: test_common_inc)
 // and `#include "guest.hpp"`.
 //
 // Conventions (tests/vm): print what you check, exit 0 = pass, 77 = skip,
