@@ -88,10 +88,8 @@ void catch_up_task_policy() {
     if (!tr || !tr->has_policy) return;
     const Nodemask now = current_mems();
     if (now.empty() || now == st.mems_applied) return;
-    Request target;
-    if (!planned_request(tr->rec, now, config().semantics, target)) return;
-    raw(SYS_set_mempolicy, static_cast<int>(target.mode) | target.flags, target.nodes.kernel_data(),
-        Nodemask::kKernelMaxnode);
+    const IssuePlan plan = plan_before_exec(tr->rec, now, config().semantics);
+    if (plan.needed) issue_task_policy(plan);
 }
 
 int run_exec(int (*exec_call)(void*), void* ctx) {

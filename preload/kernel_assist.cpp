@@ -11,6 +11,7 @@
 #include "record_ops.hpp"
 #include "reentrancy_guard.hpp"
 #include "runtime.hpp"
+#include "thread_rebind.hpp"
 
 namespace numakeep::preload {
 namespace {
@@ -20,10 +21,6 @@ namespace {
 std::atomic<bool> g_used{false};
 // The calling thread's policy was issued plain for an exec (lock held).
 bool g_exec_unassisted = false;
-
-int mode_arg(const Request& req, std::uint16_t flags) {
-    return static_cast<int>(req.mode) | flags;
-}
 
 // The kernel's policy at addr (MPOL_F_ADDR) or the calling thread's: mode
 // | flags and nodes as get_mempolicy answers. False on error.
@@ -40,29 +37,26 @@ bool assist_ever_used() {
     return g_used.load(std::memory_order_relaxed);
 }
 
-bool assist_wanted(const Request& req) {
-    const Config& c = config();
-    return c.kernel_assist && kernel_assistable(req, c.semantics);
+void note_assist_used() {
+    g_used.store(true, std::memory_order_relaxed);
 }
 
 bool assist_prepare_on(int mode_arg) {
-    const Config& c = config();
-    if (!c.kernel_assist || c.semantics != Semantics::Intent) return false;
-    const auto raw_mode = static_cast<unsigned>(mode_arg);
-    if (raw_mode & kModeFlagsMask) return false;
-    if (raw_mode >= kModeCount || !kernel_remaps(static_cast<Mode>(raw_mode))) return false;
+    Request req;
+    if (!mode_from_call(mode_arg, req) ||
+        !kernel_assistable_mode(req.mode, req.flags, config().semantics))
+        return false;
     refresh_request_mems();
     return true;
 }
 
 void assist_range(std::uint64_t start, std::uint64_t len) {
     const Recorded* rec = ranges().lookup(start);
-    if (!rec || !assist_wanted(rec->request)) return;
-    Rebound f = assisted_issue(*rec, config().semantics);
-    if (!is_assisted_form(f, rec->request)) return;
-    g_used.store(true, std::memory_order_relaxed);
-    long r = raw(SYS_mbind, start, len, mode_arg(rec->request, f.flags), f.nodes.kernel_data(),
-                 Nodemask::kKernelMaxnode, 0U);
+    if (!rec) return;
+    const IssuePlan plan = plan_after_request(*rec, issue_settings());
+    if (!plan.needed) return;
+    note_assist_used();
+    long r = issue_range_policy(start, len, plan);
     // Refused (a kernel without MPOL_F_RELATIVE_NODES for this mode): the
     // program's own policy stays, and the daemon's re-issue keeps it.
     if (r < 0) report_failure(Failure::Assist, "the kernel refused an assisted mbind", -r);
@@ -71,7 +65,8 @@ void assist_range(std::uint64_t start, std::uint64_t len) {
 void assist_convert_ranges() {
     if (!config().kernel_assist) return;
     ranges().for_each([&](const RangeStore::Range& r) {
-        if (!assist_wanted(r.rec->request)) return;
+        const IssuePlan plan = plan_after_request(*r.rec, issue_settings());
+        if (!plan.needed) return;
         int mode;
         Nodemask nodes;
         auto plain_at = [&](std::uint64_t addr) {
@@ -80,11 +75,8 @@ void assist_convert_ranges() {
         };
         // Only what the kernel holds as recorded: never clobber.
         if (!plain_at(r.start) || !plain_at(r.end - kPageSize)) return;
-        Rebound f = assisted_issue(*r.rec, config().semantics);
-        if (!is_assisted_form(f, r.rec->request)) return;
-        g_used.store(true, std::memory_order_relaxed);
-        raw(SYS_mbind, r.start, r.end - r.start, mode_arg(r.rec->request, f.flags),
-            f.nodes.kernel_data(), Nodemask::kKernelMaxnode, 0U);
+        note_assist_used();
+        issue_range_policy(r.start, r.end - r.start, plan);
     });
 }
 
@@ -93,11 +85,10 @@ void assist_own_thread() {
 }
 
 void assist_thread(const Recorded& rec) {
-    Rebound f = assisted_issue(rec, config().semantics);
-    if (!is_assisted_form(f, rec.request)) return;
-    g_used.store(true, std::memory_order_relaxed);
-    long r = raw(SYS_set_mempolicy, mode_arg(rec.request, f.flags), f.nodes.kernel_data(),
-                 Nodemask::kKernelMaxnode);
+    const IssuePlan plan = plan_after_request(rec, issue_settings());
+    if (!plan.needed) return;
+    note_assist_used();
+    long r = issue_task_policy(plan);
     if (r < 0) report_failure(Failure::Assist, "the kernel refused an assisted set_mempolicy", -r);
 }
 
@@ -117,7 +108,7 @@ void assist_translate_get_mempolicy(long result, int* mode, unsigned long* nodem
     int kmode;
     Nodemask knodes;
     if (!read_kernel(addr, by_addr, kmode, knodes) || !(kmode & kFlagRelativeNodes)) return;
-    Nodemask in_force;
+    IssuePlan plain;
     {
         RecordLock lock;
         const Recorded* rec = nullptr;
@@ -126,11 +117,12 @@ void assist_translate_get_mempolicy(long result, int* mode, unsigned long* nodem
         } else if (ThreadRecord* tr = t_thread_record; tr && tr->has_policy) {
             rec = &tr->rec;
         }
-        if (!rec || !present_assisted(*rec, kmode, knodes, current_mems())) return;
-        in_force = knodes;
+        if (!rec) return;
+        plain = assisted_as_plain(*rec, kmode, knodes, current_mems());
+        if (!plain.needed) return;
     }
-    if (!node_query && mode) *mode = kmode;
-    write_user_nodes(nodemask, maxnode, in_force);
+    if (!node_query && mode) *mode = plain.mode_arg();
+    write_user_nodes(nodemask, maxnode, plain.nodes);
 }
 
 void assist_before_exec() {
@@ -140,26 +132,14 @@ void assist_before_exec() {
     int kmode;
     Nodemask knodes;
     if (!read_kernel(nullptr, false, kmode, knodes)) return;
-    if (!present_assisted(tr->rec, kmode, knodes, current_mems())) return;
-    if (raw(SYS_set_mempolicy, kmode, knodes.kernel_data(), Nodemask::kKernelMaxnode) == 0)
-        g_exec_unassisted = true;
+    const IssuePlan plain = assisted_as_plain(tr->rec, kmode, knodes, current_mems());
+    if (plain.needed && issue_task_policy(plain) == 0) g_exec_unassisted = true;
 }
 
 void assist_after_failed_exec() {
     if (!g_exec_unassisted) return;
     g_exec_unassisted = false;
     if (ThreadRecord* tr = t_thread_record; tr && tr->has_policy) assist_thread(tr->rec);
-}
-
-bool planned_issue(const Recorded& rec, const Nodemask& m1, Semantics s, Request& out) {
-    if (!planned_request(rec, m1, s, out)) return false;
-    if (!config().kernel_assist || !kernel_assistable(rec.request, s)) return true;
-    Rebound f = assisted_issue(rec, s);
-    if (!is_assisted_form(f, rec.request)) return true;
-    g_used.store(true, std::memory_order_relaxed);
-    out.flags = f.flags;
-    out.nodes = f.nodes;  // the relative mask; the home node stays the rule's
-    return true;
 }
 
 }  // namespace numakeep::preload

@@ -23,15 +23,16 @@
 // kernel holds the record's mode with it. The records stay exactly what
 // the program asked for.
 //
-// The pure half lives here (unit tests link it); kernel_assist.cpp issues
+// What to issue, and how a readback is recognised as the assisted form,
+// is decided in include/numakeep/issue_plan.hpp; kernel_assist.cpp issues
 // and reads back.
 #pragma once
 
 #include <cstdint>
 
+#include "numakeep/issue_plan.hpp"
 #include "numakeep/nodemask.hpp"
 #include "numakeep/policy.hpp"
-#include "numakeep/rebind.hpp"
 #include "runtime.hpp"
 
 namespace numakeep::preload {
@@ -40,77 +41,6 @@ namespace numakeep::preload {
 inline constexpr unsigned long kGetNode = 1UL << 0;         // MPOL_F_NODE
 inline constexpr unsigned long kGetAddr = 1UL << 1;         // MPOL_F_ADDR
 inline constexpr unsigned long kGetMemsAllowed = 1UL << 2;  // MPOL_F_MEMS_ALLOWED
-
-// The form a policy is issued in when assistance is on: the request's own
-// (mode, flags, nodes) when it does not qualify (see kernel_assistable()),
-// else (mode, flags | MPOL_F_RELATIVE_NODES, assisted_relative_mask()).
-// The home node is the rule's: the kernel never remaps it.
-inline Rebound assisted_issue(const Recorded& rec, Semantics s) {
-    return issue_at_request(rec.request, rec.mems_at_request, s, true);
-}
-inline bool is_assisted_form(const Rebound& issued, const Request& req) {
-    return (issued.flags & kFlagRelativeNodes) && !(req.flags & kFlagRelativeNodes);
-}
-
-// Whether the kernel's `kernel_mode` (mode | flags, as get_mempolicy
-// answers) is the assisted form of `req`.
-constexpr bool kernel_mode_is_assisted(const Request& req, int kernel_mode) {
-    return kernel_remaps(req.mode) && !has_own_mapping(req) &&
-           kernel_mode == (static_cast<int>(req.mode) | req.flags | kFlagRelativeNodes);
-}
-
-// Whether the relative mask the kernel reads back (pol->w, cut by
-// copy_nodes_to_user() to BITS_TO_LONGS(nr_node_ids) words, the rest
-// zeroed) is `expected`. An all-bits mask ("the whole cpuset") reads back
-// as whole words of ones followed by zeros.
-constexpr bool relative_mask_matches(const Nodemask& readback, const Nodemask& expected) {
-    if (expected != Nodemask::all()) return readback == expected;
-    const auto& w = readback.words();
-    unsigned ones = 0;
-    while (ones < kWords && w[ones] == ~std::uint64_t{0}) ++ones;
-    if (ones == 0) return false;
-    for (unsigned i = ones; i < kWords; ++i)
-        if (w[i] != 0) return false;
-    return true;
-}
-
-// The nodes in force for a policy of `mode` the kernel holds with
-// MPOL_F_RELATIVE_NODES and the user mask `relative` under `mems`
-// (mpol_set_nodemask() / mpol_rebind_nodemask(): relative(w, mems), the
-// mems when that is empty): what get_mempolicy would have answered had the
-// program's own call been issued and kept to its intent.
-constexpr Nodemask assisted_nodes_in_force(Mode mode, const Nodemask& relative,
-                                           const Nodemask& mems) {
-    KernelPolicy pol;
-    if (!kernel_create(Request{mode, kFlagRelativeNodes, relative, -1}, mems, pol)) return {};
-    return pol.nodes;
-}
-
-// What the kernel holds for a recorded policy whose readback was
-// (kernel_mode, kernel_nodes): Assisted when it is the assisted form with
-// the expected relative mask, Plain when it is the request's own mode,
-// Other otherwise (foreign: never clobber).
-enum class Held { Plain, Assisted, Other };
-constexpr Held held_form(const Recorded& rec, int kernel_mode, const Nodemask& kernel_nodes) {
-    const Request& req = rec.request;
-    if (kernel_mode == (static_cast<int>(req.mode) | req.flags)) return Held::Plain;
-    if (kernel_mode_is_assisted(req, kernel_mode) &&
-        relative_mask_matches(kernel_nodes, assisted_relative_mask(req, rec.mems_at_request)))
-        return Held::Assisted;
-    return Held::Other;
-}
-
-// For get_mempolicy and records dumps: turns an assisted readback into the
-// program's mode and the nodes in force under `mems`; leaves anything else
-// alone. True when it was assisted.
-constexpr bool present_assisted(const Recorded& rec, int& kernel_mode, Nodemask& kernel_nodes,
-                                const Nodemask& mems) {
-    if (held_form(rec, kernel_mode, kernel_nodes) != Held::Assisted) return false;
-    kernel_mode &= ~static_cast<int>(kFlagRelativeNodes);
-    kernel_nodes = assisted_nodes_in_force(
-        rec.request.mode, assisted_relative_mask(rec.request, rec.mems_at_request), mems);
-    return true;
-}
 
 // Writes `nodes` into a caller's get_mempolicy buffer the way the kernel
 // wrote its answer there (copy_nodes_to_user(): ALIGN(maxnode - 1, 64)
@@ -126,17 +56,13 @@ inline void write_user_nodes(unsigned long* mask, unsigned long maxnode, const N
 
 // --- the runtime's half (kernel_assist.cpp) --------------------------------
 
-// Whether requests are to be assisted now (NUMAKEEP_KERNEL_ASSIST, else the
-// daemon's default) and `req` qualifies.
-bool assist_wanted(const Request& req);
 // Before a successful mbind/set_mempolicy of `mode_arg` is recorded
-// (record lock held): whether it may be assisted (assistance on, intent,
-// a mode the kernel remaps, no mode flags). If so, the mems kept for new
-// requests are refreshed first: the relative mask is taken against the
-// mems of this very instant (the kept ones may predate a cpuset write
-// whose Rebind has not come, or never comes when no daemon runs), so both
-// forms place pages alike the moment the assisted one replaces the
-// program's.
+// (record lock held): whether it may be assisted (assistance on and
+// kernel_assistable_mode()). If so, the mems kept for new requests are
+// refreshed first: the relative mask is taken against the mems of this
+// very instant (the kept ones may predate a cpuset write whose Rebind has
+// not come, or never comes when no daemon runs), so both forms place pages
+// alike the moment the assisted one replaces the program's.
 bool assist_prepare_on(int mode_arg);
 inline bool assist_prepare(int mode_arg) {  // inline test: see ensure_init()
     return config().kernel_assist && assist_prepare_on(mode_arg);
@@ -172,11 +98,9 @@ void assist_translate_get_mempolicy(long result, int* mode, unsigned long* nodem
 void assist_before_exec();
 void assist_after_failed_exec();
 
-// What a rebind issues for a record under m1 (planned_request()'s rule),
-// in the assisted form when assistance is wanted and the record qualifies:
-// flags | MPOL_F_RELATIVE_NODES, nodes the relative mask, the rule's home
-// node. False when nothing is to be issued.
-bool planned_issue(const Recorded& rec, const Nodemask& m1, Semantics s, Request& out);
+// Notes that an assisted form is about to reach the kernel (the gate of
+// assist_ever_used()).
+void note_assist_used();
 
 // Whether this process ever issued an assisted form (a cheap gate for the
 // get_mempolicy path; inherited across fork).

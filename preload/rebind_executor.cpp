@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "kernel_assist.hpp"
-#include "numakeep/rebind.hpp"
+#include "numakeep/issue_plan.hpp"
 #include "raw_syscall.hpp"
 #include "record_ops.hpp"
 #include "runtime.hpp"
@@ -58,16 +58,26 @@ void count_error(proto::RebindDone& done, int err) {
     if (!done.first_errno) done.first_errno = err;
 }
 
+// set_mempolicy_home_node() over [s, e) when the plan has a home node.
+void set_home_node(proto::RebindDone& done, std::uint64_t s, std::uint64_t e,
+                   const IssuePlan& plan) {
+    if (plan.home_node < 0) return;
+    long h = raw(SYS_set_mempolicy_home_node, s, e - s, plan.home_node, 0);
+    if (h < 0) count_error(done, static_cast<int>(-h));
+}
+
 }  // namespace
 
-bool planned_request(const Recorded& rec, const Nodemask& m1, Semantics s, Request& out) {
-    if (rec.request.flags & (kFlagStaticNodes | kFlagRelativeNodes)) return false;
-    if (s == Semantics::Kernel) return false;
-    Rebound rb = rebind_nodes(rec.request, rec.mems_at_request, m1, s);
-    out = rec.request;
-    out.nodes = rb.nodes;
-    out.home_node = rb.home_node;
-    return true;
+long issue_range_policy(std::uint64_t start, std::uint64_t len, const IssuePlan& plan,
+                        unsigned flags) {
+    return raw(SYS_mbind, start, len, plan.mode_arg(), plan.nodes.kernel_data(),
+               Nodemask::kKernelMaxnode, flags);
+}
+
+IssuePlan plan_rebind_of(const Recorded& rec, const Nodemask& mems) {
+    const IssuePlan plan = plan_issue(rec, mems, issue_settings());
+    if (plan.assisted()) note_assist_used();
+    return plan;
 }
 
 bool kernel_holds(std::uint64_t addr, const Request& req, int& kernel_mode, Nodemask& kernel_nodes,
@@ -78,8 +88,7 @@ bool kernel_holds(std::uint64_t addr, const Request& req, int& kernel_mode, Node
                  Nodemask::kKernelMaxnode, addr, kMpolFAddr);
     err = r < 0 ? static_cast<int>(-r) : 0;
     if (r < 0) return false;
-    return kernel_mode == (static_cast<int>(req.mode) | req.flags) ||
-           kernel_mode_is_assisted(req, kernel_mode);
+    return kernel_mode_is_request(req, kernel_mode);
 }
 
 proto::RebindDone execute_rebind(const proto::Rebind& msg) {
@@ -99,9 +108,7 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     // after the ranges, nor be timed out while they were being done).
     for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
         if (!tr->has_policy) continue;
-        Request target;
-        bool valid = planned_issue(tr->rec, msg.mems, sem, target);
-        plan_thread(*tr, valid, target);
+        plan_thread(*tr, plan_rebind_of(tr->rec, msg.mems));
     }
     ThreadRound threads = start_thread_round(true);
 
@@ -136,38 +143,24 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     // 2. The rule, as few mbind calls as the store can coalesce.
     std::vector<std::pair<std::uint64_t, std::uint64_t>> failed;
     if (sem != Semantics::Kernel) {
-        auto rule = [&](const Recorded& rec) {
-            Request out;
-            // Nothing to issue (flags of its own): Default, skipped below.
-            if (!planned_issue(rec, msg.mems, sem, out)) out = Request{};
-            return out;
-        };
-        store.plan_rebind_with(rule, [&](std::uint64_t s, std::uint64_t e, const Request& req) {
-            if (req.mode == Mode::Default) return;
-            // The assisted form (planned_issue() adds MPOL_F_RELATIVE_NODES
-            // only there): checked, not re-issued, when the kernel already
-            // holds it all along [s, e); else issued, converting the range.
-            const bool assisted_form = (req.flags & kFlagRelativeNodes) != 0;
-            if (assisted_form && !move && assisted.covers(s, e)) {
+        auto plan = [&](const Recorded& rec) { return plan_rebind_of(rec, msg.mems); };
+        store.plan_rebind_with(plan, [&](std::uint64_t s, std::uint64_t e, const IssuePlan& p) {
+            if (!p.needed) return;
+            // The assisted form: checked, not re-issued, when the kernel
+            // already holds it all along [s, e); else issued, converting
+            // the range.
+            if (p.assisted() && !move && assisted.covers(s, e)) {
                 ++done.ranges_checked;
                 // The kernel never remaps a home node: set the rule's.
-                if (req.home_node >= 0) {
-                    long h = raw(SYS_set_mempolicy_home_node, s, e - s, req.home_node, 0);
-                    if (h < 0) count_error(done, static_cast<int>(-h));
-                }
+                set_home_node(done, s, e, p);
                 return;
             }
-            long r =
-                raw(SYS_mbind, s, e - s, static_cast<int>(req.mode) | req.flags,
-                    req.nodes.kernel_data(), Nodemask::kKernelMaxnode, move ? kMpolMfMove : 0U);
-            if (r < 0 && r != -EFAULT && assisted_form) {
-                // The kernel refused the assisted form: issue the nodes it
-                // stands for, plainly.
-                Nodemask nodes = assisted_nodes_in_force(req.mode, req.nodes, msg.mems);
-                r = raw(SYS_mbind, s, e - s,
-                        static_cast<int>(req.mode) | (req.flags & ~kFlagRelativeNodes),
-                        nodes.kernel_data(), Nodemask::kKernelMaxnode, move ? kMpolMfMove : 0U);
-            }
+            const unsigned flags = move ? kMpolMfMove : 0U;
+            long r = issue_range_policy(s, e - s, p, flags);
+            // The kernel refused the assisted form: issue the nodes it
+            // stands for, plainly.
+            if (r < 0 && r != -EFAULT && p.assisted())
+                r = issue_range_policy(s, e - s, without_assist(p, msg.mems), flags);
             if (r < 0) {
                 count_error(done, static_cast<int>(-r));
                 // EFAULT: part of the range went away behind our back.
@@ -177,10 +170,7 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
             ++done.ranges_rebound;
             // A re-issued mbind drops the home node (mbind_range() installs
             // a fresh policy): set it again.
-            if (req.home_node >= 0) {
-                long h = raw(SYS_set_mempolicy_home_node, s, e - s, req.home_node, 0);
-                if (h < 0) count_error(done, static_cast<int>(-h));
-            }
+            set_home_node(done, s, e, p);
         });
     } else {
         done.ranges_checked = static_cast<std::uint32_t>(store.size());
@@ -209,10 +199,8 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
 void rebind_own_thread(ThreadRecord& tr) {
     RuntimeState& st = state();
     if (!st.mems_applied_known || !tr.has_policy) return;
-    Request target;
-    if (!planned_issue(tr.rec, st.mems_applied, config().semantics, target)) return;
-    raw(SYS_set_mempolicy, static_cast<int>(target.mode) | target.flags, target.nodes.kernel_data(),
-        Nodemask::kKernelMaxnode);
+    const IssuePlan plan = plan_rebind_of(tr.rec, st.mems_applied);
+    if (plan.needed) issue_task_policy(plan);
 }
 
 }  // namespace numakeep::preload

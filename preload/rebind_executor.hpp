@@ -5,17 +5,22 @@
 // nodes again, and have every thread with a task policy re-issue its own.
 #pragma once
 
+#include "numakeep/issue_plan.hpp"
 #include "numakeep/policy.hpp"
 #include "numakeep/protocol.hpp"
 #include "record_keeper.hpp"
 
 namespace numakeep::preload {
 
-// What to re-issue for a remembered request under mems m1, or false when
-// nothing is to be issued: requests with MPOL_F_STATIC_NODES or
-// MPOL_F_RELATIVE_NODES (the kernel keeps them right itself) and `kernel`
-// semantics (the kernel's own rule is the point).
-bool planned_request(const Recorded& rec, const Nodemask& m1, Semantics s, Request& out);
+// plan_issue() of a record under mems m1 with the runtime's settings
+// (noting an assisted form: assist_ever_used()).
+IssuePlan plan_rebind_of(const Recorded& rec, const Nodemask& m1);
+
+// Issues a planned range policy over [start, start+len) with the raw mbind
+// system call (`flags`: MPOL_MF_*); errno untouched, returns 0 or -errno.
+// The home node is not set: a caller that has one sets it after.
+long issue_range_policy(std::uint64_t start, std::uint64_t len, const IssuePlan& plan,
+                        unsigned flags = 0);
 
 // Takes the record lock for the whole rebind.
 proto::RebindDone execute_rebind(const proto::Rebind& msg);

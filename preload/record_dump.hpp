@@ -7,6 +7,7 @@
 #pragma once
 
 #include "kernel_assist.hpp"
+#include "numakeep/issue_plan.hpp"
 #include "numakeep/protocol.hpp"
 #include "numakeep/rebind.hpp"
 #include "rebind_executor.hpp"
@@ -15,6 +16,17 @@
 #include "thread_rebind.hpp"
 
 namespace numakeep::preload {
+
+// An assisted readback shown as the program's own form (assisted_as_plain()):
+// rewrites the mode and nodes; true when it was assisted.
+inline bool present_plain(const Recorded& rec, int& kernel_mode, Nodemask& kernel_nodes,
+                          const Nodemask& mems_now) {
+    const IssuePlan plain = assisted_as_plain(rec, kernel_mode, kernel_nodes, mems_now);
+    if (!plain.needed) return false;
+    kernel_mode = plain.mode_arg();
+    kernel_nodes = plain.nodes;
+    return true;
+}
 
 inline proto::PolicyEntry policy_entry(std::uint32_t request_id, const Recorded& rec,
                                        const Nodemask& mems_now) {
@@ -25,8 +37,8 @@ inline proto::PolicyEntry policy_entry(std::uint32_t request_id, const Recorded&
     e.home_node = rec.request.home_node;
     e.requested = rec.request.nodes;
     e.mems_at_request = rec.mems_at_request;
-    Request planned;
-    if (planned_request(rec, mems_now, config().semantics, planned)) {
+    const IssuePlan planned = plan_issue(rec, mems_now, IssueSettings{config().semantics, false});
+    if (planned.needed) {
         e.rule_now = planned.nodes;
         e.rule_home_node = planned.home_node;
     } else {
@@ -55,7 +67,7 @@ bool dump_records(std::uint32_t request_id, Send&& send) {
         int mode = 0, err = 0;
         kernel_holds(r.start, r.rec->request, mode, e.kernel_now, err);
         // Kernel-assisted: shown as the program's mode and the nodes in force, marked.
-        e.assisted = err == 0 && present_assisted(*r.rec, mode, e.kernel_now, mems_now);
+        e.assisted = err == 0 && present_plain(*r.rec, mode, e.kernel_now, mems_now);
         e.kernel_mode = static_cast<std::uint16_t>(mode);
         e.kernel_ok = err == 0;
         ok = send(proto::MsgType::RangeEntry, e);
@@ -70,7 +82,7 @@ bool dump_records(std::uint32_t request_id, Send&& send) {
         int mode = report.kernel_mode;
         e.kernel_now = report.kernel_nodes;
         e.kernel_ok = report.kernel_errno == 0 && report.answered;
-        e.assisted = e.kernel_ok && present_assisted(tr->rec, mode, e.kernel_now, mems_now);
+        e.assisted = e.kernel_ok && present_plain(tr->rec, mode, e.kernel_now, mems_now);
         e.kernel_mode = static_cast<std::uint16_t>(mode);
         ok = send(proto::MsgType::ThreadEntry, e);
         ++end.threads;

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "numakeep/issue_plan.hpp"
 #include "numakeep/policy.hpp"
 #include "numakeep/range_store.hpp"
 #include "record_mutex.hpp"
@@ -29,12 +30,11 @@ struct ThreadRecord {
     Recorded rec;
 
     // Mailbox from the agent to this thread's signal handler (seqlock: odd
-    // while the agent writes). The handler applies `target` only when
+    // while the agent writes). The handler carries out `target` only when
     // target_version still equals `version`: a request the thread made
     // after the agent planned always wins.
     std::atomic<std::uint32_t> mailbox_seq{0};
-    bool target_valid = false;
-    Request target;
+    IssuePlan target;
     std::uint64_t target_version = 0;
     std::uint32_t round_requested = 0;
     std::atomic<std::uint32_t> round_done{0};  // the handler's answer

@@ -9,6 +9,7 @@
 
 #include "numakeep/policy.hpp"
 #include "numakeep/range_store.hpp"
+#include "numakeep/rebind.hpp"
 
 namespace numakeep::preload {
 
@@ -34,21 +35,6 @@ inline bool mode_from_call(int mode_arg, Request& out) {
     out.flags = static_cast<std::uint16_t>(raw & kModeFlagsMask);
     out.home_node = -1;
     return true;
-}
-
-// Whether a decoded request needs remembering: MPOL_DEFAULT and MPOL_LOCAL
-// follow the cpuset by themselves, and MPOL_PREFERRED with an empty mask is
-// MPOL_LOCAL (mpol_new() in mm/mempolicy.c turns it into local allocation).
-inline bool worth_recording(const Request& r) {
-    switch (r.mode) {
-        case Mode::Default:
-        case Mode::Local:
-            return false;
-        case Mode::Preferred:
-            return !r.nodes.empty();
-        default:
-            return true;
-    }
 }
 
 // The nodes a caller passed as (mask, maxnode), as the kernel reads them
@@ -93,7 +79,8 @@ inline bool request_from_call(int mode_arg, const unsigned long* mask, unsigned 
 }
 
 // What a successful set_mempolicy (or a policy read back) asks us to
-// remember; false when nothing needs remembering (worth_recording()).
+// remember; false when nothing needs remembering (worth_recording(),
+// rebind.hpp).
 inline bool request_from_policy(int mode_arg, const Nodemask& nodes, Request& out) {
     if (!mode_from_call(mode_arg, out)) return false;
     out.nodes = nodes;

@@ -87,7 +87,7 @@ void record_inherited_task_policy() {
     note_startup_policy(tr, mode);
     // Kept by the kernel from now on when assistance is on (the exec that
     // brought it here issued it plain: assist_before_exec()).
-    if (assist_wanted(req)) assist_thread(tr->rec);
+    assist_thread(tr->rec);
 }
 
 void init_once() {

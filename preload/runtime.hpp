@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "numakeep/issue_plan.hpp"
 #include "numakeep/policy.hpp"
 
 namespace numakeep::preload {
@@ -33,6 +34,10 @@ extern constinit Config g_config;
 extern constinit std::atomic<bool> g_ready;
 inline const Config& config() {
     return g_config;
+}
+// The settings plan_issue() takes (issue_plan.hpp).
+inline IssueSettings issue_settings() {
+    return IssueSettings{g_config.semantics, g_config.kernel_assist};
 }
 inline Config& mutable_config() {  // the agent sets the daemon's defaults
     return g_config;

@@ -75,14 +75,12 @@ void on_rebind_signal(int) {
     int saved = errno;
     ThreadRecord* tr = t_thread_record;
     if (tr) {
-        bool valid = false;
-        Request target;
+        IssuePlan target;
         std::uint64_t version = 0;
         std::uint32_t round = 0;
         for (int tries = 0; tries < 1 << 16; ++tries) {
             std::uint32_t s1 = tr->mailbox_seq.load(std::memory_order_acquire);
             if (s1 & 1) continue;
-            valid = load_relaxed(tr->target_valid);
             target = load_relaxed(tr->target);
             version = load_relaxed(tr->target_version);
             round = load_relaxed(tr->round_requested);
@@ -97,9 +95,8 @@ void on_rebind_signal(int) {
         // A request the thread made after the agent planned always wins.
         // The answer is stored as relaxed atomics too: a late second signal
         // (real-time signals queue) may write it again while the agent reads.
-        if (valid && version == tr->version) {
-            long r = raw(SYS_set_mempolicy, static_cast<int>(target.mode) | target.flags,
-                         target.nodes.kernel_data(), Nodemask::kKernelMaxnode);
+        if (target.needed && version == tr->version) {
+            long r = issue_task_policy(target);
             store_relaxed(tr->apply_errno, r < 0 ? static_cast<int>(-r) : 0);
         } else {
             store_relaxed(tr->apply_errno, 0);
@@ -145,10 +142,14 @@ std::int64_t now_ms() {
 
 }  // namespace
 
-void plan_thread(ThreadRecord& tr, bool valid, const Request& target) {
+long issue_task_policy(const IssuePlan& plan) {
+    return raw(SYS_set_mempolicy, plan.mode_arg(), plan.nodes.kernel_data(),
+               Nodemask::kKernelMaxnode);
+}
+
+void plan_thread(ThreadRecord& tr, const IssuePlan& target) {
     tr.mailbox_seq.fetch_add(1, std::memory_order_acq_rel);
-    store_relaxed(tr.target_valid, valid);
-    if (valid) store_relaxed(tr.target, target);
+    store_relaxed(tr.target, target);
     store_relaxed(tr.target_version, tr.version);
     tr.mailbox_seq.fetch_add(1, std::memory_order_release);
 }
@@ -178,7 +179,7 @@ ThreadRound start_thread_round(bool apply) {
     pid_t pid = static_cast<pid_t>(raw(SYS_getpid));
     for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
         if (!tr->has_policy) continue;
-        if (!apply) plan_thread(*tr, false, tr->target);
+        if (!apply) plan_thread(*tr, IssuePlan{});
         tr->mailbox_seq.fetch_add(1, std::memory_order_acq_rel);
         store_relaxed(tr->round_requested, round);
         tr->mailbox_seq.fetch_add(1, std::memory_order_release);
@@ -224,7 +225,7 @@ ThreadRoundResult finish_thread_round(ThreadRound& started, bool apply, int time
         if (int err = load_relaxed(tr->apply_errno)) {
             ++res.errors;
             if (!res.first_errno) res.first_errno = err;
-        } else if (apply && tr->target_valid) {
+        } else if (apply && tr->target.needed) {
             ++res.rebound;
         }
     }

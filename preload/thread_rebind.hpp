@@ -8,6 +8,7 @@
 // allocation, no lock.
 #pragma once
 
+#include "numakeep/issue_plan.hpp"
 #include "numakeep/policy.hpp"
 #include "record_keeper.hpp"
 
@@ -43,9 +44,15 @@ ThreadRoundResult finish_thread_round(ThreadRound& started, bool apply, int time
 // Both in one.
 ThreadRoundResult run_thread_round(bool apply, int timeout_ms);
 
-// Writes a thread's mailbox (record lock held): the request it is to
-// re-issue at its next round, or none.
-void plan_thread(ThreadRecord& tr, bool valid, const Request& target);
+// Writes a thread's mailbox (record lock held): the plan it is to carry
+// out at its next round (`needed` false: none).
+void plan_thread(ThreadRecord& tr, const IssuePlan& target);
+
+// Issues a planned task policy for the calling thread with the raw
+// set_mempolicy system call (it acts on current: only a thread can set its
+// own). Async-signal-safe, errno untouched; returns 0 or -errno. A task
+// policy has no home node (set_mempolicy_home_node() takes a range).
+long issue_task_policy(const IssuePlan& plan);
 
 // What a thread's handler last reported (record lock held): read with
 // relaxed atomic loads, since a handler that answers after its round timed

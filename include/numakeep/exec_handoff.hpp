@@ -17,6 +17,7 @@
 
 #include "numakeep/policy.hpp"
 #include "numakeep/protocol.hpp"
+#include "numakeep/rebind.hpp"
 
 namespace numakeep {
 
@@ -55,18 +56,17 @@ inline Recorded recorded_of(const proto::ExecHandoff& h) {
 }
 
 // Why a handoff is not one to keep, or nullptr when it is. Only requests
-// the rule re-issues qualify: a set mode with nodes (MPOL_DEFAULT and
-// MPOL_LOCAL need nothing), no MPOL_F_STATIC_NODES / RELATIVE_NODES (the
-// kernel keeps those right by itself), and the exec left the request's own
-// mode and flags in the kernel (the guard issues the rule's nodes for the
-// program's mode; kernel assistance is undone before exec).
+// the rule re-issues qualify (rule_reissues(): nodes to follow, no
+// MPOL_F_STATIC_NODES / RELATIVE_NODES, which the kernel keeps right by
+// itself), and the exec left the request's own mode and flags in the
+// kernel (the guard issues plan_before_exec(): the rule's nodes in the
+// program's form).
 inline const char* exec_handoff_problem(const proto::ExecHandoff& h) {
-    if (h.mode == static_cast<std::uint16_t>(Mode::Default) ||
-        h.mode == static_cast<std::uint16_t>(Mode::Local) || h.mode >= kModeCount)
-        return "not a mode to keep";
+    if (h.mode >= kModeCount) return "not a mode";
     if (h.flags & ~kModeFlagsMask) return "unknown mode flags";
-    if (h.flags & (kFlagStaticNodes | kFlagRelativeNodes))
-        return "static or relative nodes, which the kernel keeps itself";
+    if (!rule_reissues(recorded_of(h).request))
+        return "not a request the rule re-issues (no nodes to follow, or static or relative "
+               "nodes, which the kernel keeps itself)";
     if (h.issued_mode != h.mode || h.issued_flags != h.flags)
         return "the policy left for the exec is not the request's mode";
     if (h.home_node < -1 || h.home_node >= static_cast<std::int32_t>(kMaxNodes))

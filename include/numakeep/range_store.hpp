@@ -40,6 +40,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "numakeep/policy.hpp"
 #include "numakeep/range_btree.hpp"
@@ -278,12 +279,14 @@ class RangeStore {
             },
             emit);
     }
-    // The same with any rule: rule(const Recorded&) -> Request to issue,
-    // called once per run of ranges sharing a record.
+    // The same with any rule: rule(const Recorded&) -> what to issue (a
+    // Request, an IssuePlan: any value with ==), called once per run of
+    // ranges sharing a record; emit gets it as a const reference.
     template <typename Rule, typename F>
     void plan_rebind_with(Rule&& rule, F&& emit) const {
+        using Plan = std::remove_cvref_t<std::invoke_result_t<Rule&, const Recorded&>>;
         Id last = RequestTable::kNoId;
-        Request out{}, run{};
+        Plan out{}, run{};
         std::uint64_t run_start = 0, run_end = 0;
         bool open = false;
         for (Tree::At a = tree_.first(); a; a = Tree::next(a)) {
@@ -297,13 +300,13 @@ class RangeStore {
                 run_end = a.end();
                 continue;
             }
-            if (open) emit(run_start, run_end, static_cast<const Request&>(run));
+            if (open) emit(run_start, run_end, static_cast<const Plan&>(run));
             run_start = a.start();
             run_end = a.end();
             run = out;
             open = true;
         }
-        if (open) emit(run_start, run_end, static_cast<const Request&>(run));
+        if (open) emit(run_start, run_end, static_cast<const Plan&>(run));
     }
 
     // Forgets everything; keeps the memory, so what reserve() paid for

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The rebind rule (DESIGN.md, "The rebind rule"): one pure function that
 // turns a remembered request into what to issue under new mems, the
-// kernel's own rule next to it for comparison, and the helpers of the zero
-// window (DESIGN.md, "Zero window").
+// kernel's own rule next to it for comparison, and a model of the kernel's
+// policy to check both against. What the runtime issues when (the zero
+// window's form included) is decided from this rule in issue_plan.hpp.
 //
 // Pure, constexpr, allocation-free: the preload runs it with its lock held.
 //
@@ -56,6 +57,19 @@ constexpr bool has_no_nodes(const Request& r) {
 }
 constexpr bool has_own_mapping(const Request& r) {
     return (r.flags & kOwnMappingFlags) != 0;
+}
+
+// Whether numakeep keeps a request at all: DEFAULT, LOCAL and PREFERRED
+// with no nodes follow the cpuset by themselves (mpol_new() turns an empty
+// PREFERRED into local allocation), so there is nothing to remember.
+constexpr bool worth_recording(const Request& r) {
+    return !has_no_nodes(r);
+}
+// Whether the rule re-issues a kept request when the mems change: not one
+// with MPOL_F_STATIC_NODES / MPOL_F_RELATIVE_NODES, which the kernel keeps
+// by itself from the nodes as passed (mpol_rebind_nodemask()).
+constexpr bool rule_reissues(const Request& r) {
+    return worth_recording(r) && !has_own_mapping(r);
 }
 
 namespace rebind_detail {
@@ -174,50 +188,10 @@ constexpr Nodemask effective_nodes(const Request& req, const Nodemask& m0, const
         .nodes;
 }
 
-// --- Zero window (DESIGN.md): let the kernel keep the intent --------------
-
-// Whether the kernel can keep `intent` for this request by itself, at the
-// instant of each cpuset write, when the request is issued as
-// (mode | MPOL_F_RELATIVE_NODES, assisted_relative_mask()): set modes the
-// kernel remaps (bind, interleave, weighted interleave), without flags of
-// their own, under intent. Preferred modes never qualify (the kernel does
-// not remap them, relative or not); a home node still needs a re-issue.
-constexpr bool kernel_assistable(const Request& req, Semantics s) {
-    return s == Semantics::Intent && kernel_remaps(req.mode) && !has_own_mapping(req) &&
-           !req.nodes.empty();
-}
-
-// The relative mask to issue for a kernel_assistable() request made under
-// m0: every bit set when U ⊇ M0 (relative(all, M) == M: "the whole
-// cpuset"), else the positions of U∩M0 inside M0, since
-// remap(U∩M0, M0→M) == onto(fold(ord_M0(U∩M0), |M|), M) ==
-// mpol_relative_nodemask(ord_M0(U∩M0), M) for every non-empty M. Empty when
-// U∩M0 is empty (the kernel would refuse it: issue the plain request).
-constexpr Nodemask assisted_relative_mask(const Request& req, const Nodemask& m0) {
-    if (m0.subset_of(req.nodes) && !m0.empty()) return Nodemask::all();
-    return positions_in(req.nodes & m0, m0);
-}
-
-// What to pass to the kernel at the moment of the request itself, under
-// m0: the zero window's (mode | MPOL_F_RELATIVE_NODES, assisted mask) when
-// `kernel_assist` is on and the request qualifies, else the request as made.
-constexpr Rebound issue_at_request(const Request& req, const Nodemask& m0, Semantics s,
-                                   bool kernel_assist) {
-    Rebound out{req.nodes, req.home_node, req.flags};
-    if (kernel_assist && kernel_assistable(req, s)) {
-        Nodemask rel = assisted_relative_mask(req, m0);
-        if (!rel.empty()) {
-            out.nodes = rel;
-            out.flags = static_cast<std::uint16_t>(req.flags | kFlagRelativeNodes);
-        }
-    }
-    return out;
-}
-
 // --- The kernel's struct mempolicy, as far as rebinding goes --------------
 //
-// A model of mm/mempolicy.c for tests and for deciding when a re-issue can
-// be skipped: mpol_new() + mpol_set_nodemask() create, mpol_rebind_policy()
+// A model of mm/mempolicy.c for tests and for reading the zero window's
+// policies back (issue_plan.hpp): mpol_new() + mpol_set_nodemask() create, mpol_rebind_policy()
 // rebinds, do_get_mempolicy() reads back.
 struct KernelPolicy {
     Mode mode = Mode::Default;  // Default: no policy (pol == NULL)
@@ -316,40 +290,6 @@ constexpr Rebound kernel_readback(const KernelPolicy& pol, unsigned nr_node_ids 
     const unsigned words = (nr_node_ids + kWordBits - 1) / kWordBits;
     for (unsigned i = words; i < kWords; ++i) r.nodes.words()[i] = 0;
     return r;
-}
-
-// pol->nodes for `issued` created under `mems` (empty where the kernel
-// would refuse it): where memory goes.
-constexpr Nodemask kernel_nodes_of(const Rebound& issued, Mode mode, const Nodemask& mems) {
-    KernelPolicy pol;
-    if (!kernel_create(Request{mode, issued.flags, issued.nodes, -1}, mems, pol)) return {};
-    return pol.nodes;
-}
-
-// Whether `desired` (the rule under the new mems m1) must be issued for a
-// policy last issued as `applied` under `applied_mems`, once the kernel has
-// done its own rebind:
-//   - never under Semantics::Kernel (the kernel's rule is the one wanted),
-//     nor for DEFAULT/LOCAL;
-//   - preferred modes: the kernel never changes them, so only when the
-//     nodes the kernel holds (what was applied, cut to the mems then)
-//     differ from what the rule wants now, or the home node does;
-//   - bind/interleave/weighted interleave issued with STATIC/RELATIVE flags
-//     (the request's own, or the zero window's assisted form): the kernel
-//     keeps their nodes path-independently, so only for the home node;
-//   - bind/interleave/weighted interleave issued plain: always, since the
-//     kernel remapped them from its own history, which the caller may not
-//     have seen step by step.
-constexpr bool reissue_needed(const Request& req, Semantics s, const Rebound& applied,
-                              const Nodemask& applied_mems, const Rebound& desired,
-                              const Nodemask& m1) {
-    if (s == Semantics::Kernel || has_no_nodes(req)) return false;
-    if (applied.home_node != desired.home_node) return true;
-    if (!kernel_remaps(req.mode))
-        return kernel_nodes_of(applied, req.mode, applied_mems) !=
-                   kernel_nodes_of(desired, req.mode, m1) ||
-               applied.flags != desired.flags;
-    return (applied.flags & kOwnMappingFlags) == 0;
 }
 
 }  // namespace numakeep

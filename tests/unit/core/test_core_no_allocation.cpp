@@ -10,8 +10,8 @@
 
 #include "numakeep/node_mapping.hpp"
 #include "numakeep/nodelist.hpp"
+#include "numakeep/issue_plan.hpp"
 #include "numakeep/rebind.hpp"
-#include "numakeep/task_record.hpp"
 
 namespace {
 std::atomic<long> g_allocations{0};
@@ -51,10 +51,15 @@ TEST_CASE("the core allocates nothing") {
     char buf[256];
     sink = sink + static_cast<unsigned>(format_error_into(p.error, buf, sizeof buf));
     sink = sink + static_cast<unsigned>(m0.format_into(buf, sizeof buf));
-    TaskRecord t =
-        record_task_request(req, issue_at_request(req, m0, Semantics::Intent, true), m0, 1);
-    TaskReissue due = task_reissue(t, m1, 2, Semantics::Intent);
-    mark_applied(t, due.issue, m1, 2);
+    const Recorded rec{req, m0};
+    for (bool assist : {false, true}) {
+        const IssuePlan due = plan_issue(rec, m1, IssueSettings{Semantics::Intent, assist});
+        const IssuePlan plain = without_assist(due, m1);
+        sink = sink + due.nodes.count() + plain.nodes.count() +
+               plan_after_request(rec, IssueSettings{Semantics::Intent, assist}).needed;
+        sink = sink + assisted_as_plain(rec, due.mode_arg(), due.nodes, m1).needed +
+               static_cast<unsigned>(held_form(rec, due.mode_arg(), due.nodes));
+    }
     KernelPolicy pol;
     sink = sink + kernel_create(req, m0, pol);
     kernel_rebind(pol, m1);

@@ -2,17 +2,19 @@
 // The rule's invariants as properties over thousands of random histories:
 //   - path independence (DESIGN.md invariant 1): a thread run the way the
 //     runtime runs it (the kernel rebinds on its own at every cpuset write,
-//     numakeep hears of only some of the writes, re-issues per task_reissue)
-//     always holds rule(request, M0, M_now);
+//     numakeep hears of only some of the writes and issues plan_issue() for
+//     each it hears of) always holds rule(request, M0, M_now);
 //   - the kernel's own rule drifts on the same histories;
 //   - the zero window: a request issued as assisted_relative_mask() with
 //     MPOL_F_RELATIVE_NODES is kept at the intent by the kernel alone.
+// The kernel model (rebind.hpp: kernel_create, kernel_rebind) is the
+// reference the shipped plan is run against.
 #include <doctest/doctest.h>
 
 #include <random>
 
+#include "numakeep/issue_plan.hpp"
 #include "numakeep/rebind.hpp"
-#include "numakeep/task_record.hpp"
 
 using namespace numakeep;
 
@@ -59,8 +61,10 @@ Request random_request(std::mt19937_64& rng, const Nodemask& m0, bool set_modes_
     return r;
 }
 
-Request as_issued(const Request& req, const Rebound& rb) {
-    return Request{req.mode, rb.flags, rb.nodes, rb.home_node};
+// What the kernel is given for a plan: set_mempolicy_home_node() follows
+// an mbind with a home node.
+Request as_issued(const IssuePlan& p) {
+    return Request{p.mode, p.flags, p.nodes, p.home_node};
 }
 
 }  // namespace
@@ -78,29 +82,29 @@ TEST_CASE("path independence: intent never drifts from rule(request, M0, M_now)"
         CAPTURE(m0.to_string());
         CAPTURE(assist);
 
-        // The program's call, as the preload passes it on.
-        const Rebound first = issue_at_request(req, m0, Semantics::Intent, assist);
+        // The program's call, as the preload passes it on, then what follows
+        // it (the assisted form, when asked for and possible).
+        const IssueSettings settings{Semantics::Intent, assist};
+        const Recorded rec{req, m0};
         KernelPolicy pol;
-        REQUIRE(kernel_create(as_issued(req, first), m0, pol));
-        TaskRecord rec = record_task_request(req, first, m0, 1);
+        REQUIRE(kernel_create(req, m0, pol));
+        if (const IssuePlan after = plan_after_request(rec, settings); after.needed)
+            REQUIRE(kernel_create(as_issued(after), m0, pol));
         REQUIRE(pol.nodes == rebind_nodes(req, m0, m0, Semantics::Intent).nodes);
 
-        std::uint64_t generation = 1;
         const int steps = 1 + static_cast<int>(rng() % kMaxSteps);
         for (int step = 0; step < steps; ++step) {
             const Nodemask m = random_mems(rng);
             kernel_rebind(pol, m);  // the kernel, at the instant of the write
-            ++generation;
             if (rng() % 3 == 0) {
                 ++skipped;  // the daemon coalesced this write with the next
                 continue;
             }
-            TaskReissue due = task_reissue(rec, m, generation, Semantics::Intent);
-            if (due.needed) {
-                ++reissues;
-                REQUIRE(kernel_create(as_issued(req, due.issue), m, pol));
-            }
-            mark_applied(rec, due.issue, m, generation);
+            const IssuePlan due = plan_issue(rec, m, settings);
+            REQUIRE(due.needed);  // a set mode without flags of its own, under intent
+            REQUIRE(due.assisted() == (assist && kernel_assistable(req, Semantics::Intent)));
+            ++reissues;
+            REQUIRE(kernel_create(as_issued(due), m, pol));
             const Rebound want = rebind_nodes(req, m0, m, Semantics::Intent);
             CAPTURE(m.to_string());
             REQUIRE(pol.nodes == want.nodes);
@@ -169,8 +173,9 @@ TEST_CASE("zero window: the assisted relative mask makes the kernel compute inte
         }
         // ...and through a history of writes with no user-space work at all.
         KernelPolicy pol;
-        REQUIRE(kernel_create(as_issued(req, issue_at_request(req, m0, Semantics::Intent, true)),
-                              m0, pol));
+        const IssuePlan assisted = plan_after_request(Recorded{req, m0}, {Semantics::Intent, true});
+        REQUIRE(assisted.assisted());
+        REQUIRE(kernel_create(as_issued(assisted), m0, pol));
         REQUIRE(pol.nodes == rebind_nodes(req, m0, m0, Semantics::Intent).nodes);
         const int steps = 1 + static_cast<int>(rng() % kMaxSteps);
         for (int step = 0; step < steps; ++step) {
@@ -201,13 +206,14 @@ TEST_CASE("zero window: who qualifies") {
     CHECK(assisted_relative_mask(Request{Mode::Bind, 0, Nodemask{5, 700}, -1},
                                  Nodemask{1, 5, 100, 700}) == Nodemask{1, 3});
     CHECK(assisted_relative_mask(Request{Mode::Bind, 0, Nodemask{9}, -1}, Nodemask{1, 5}).empty());
-    // issue_at_request: the assisted form only when asked for and possible.
-    Rebound plain = issue_at_request(il, Nodemask::range(0, 3), Semantics::Intent, false);
-    CHECK(plain == Rebound{il.nodes, -1, 0});
-    Rebound assisted = issue_at_request(il, Nodemask::range(0, 3), Semantics::Intent, true);
-    CHECK(assisted == Rebound{Nodemask::all(), -1, kFlagRelativeNodes});
-    CHECK(issue_at_request(Request{Mode::Bind, 0, Nodemask{9}, -1}, Nodemask{1, 5},
-                           Semantics::Intent, true)
+    // The plan: the assisted form only when asked for and possible.
+    const Recorded at{il, Nodemask::range(0, 3)};
+    const IssuePlan plain = plan_issue(at, Nodemask::range(0, 3), {Semantics::Intent, false});
+    CHECK(plain == IssuePlan{true, Mode::Interleave, 0, il.nodes, -1});
+    const IssuePlan assisted = plan_issue(at, Nodemask::range(0, 3), {Semantics::Intent, true});
+    CHECK(assisted == IssuePlan{true, Mode::Interleave, kFlagRelativeNodes, Nodemask::all(), -1});
+    CHECK(plan_issue(Recorded{Request{Mode::Bind, 0, Nodemask{9}, -1}, Nodemask{1, 5}},
+                     Nodemask{1, 5}, {Semantics::Intent, true})
               .flags == 0);
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "guest.hpp"
+#include "numakeep/issue_plan.hpp"
 #include "numakeep/rebind.hpp"
 
 using namespace numakeep;
@@ -51,8 +52,9 @@ int main() {
         {"bind static+relative (EINVAL)", {Mode::Bind, kOwnMappingFlags, L("0"), -1}},
     };
     // The zero window: the assisted forms of two plain requests.
-    Rebound a1 = issue_at_request(plain_il, m0, Semantics::Intent, true);
-    Rebound a2 = issue_at_request(part_bind, m0, Semantics::Intent, true);
+    const IssueSettings assist{Semantics::Intent, true};
+    const IssuePlan a1 = plan_after_request(Recorded{plain_il, m0}, assist);
+    const IssuePlan a2 = plan_after_request(Recorded{part_bind, m0}, assist);
     cases.push_back({"assisted interleave 0-3", {Mode::Interleave, a1.flags, a1.nodes, -1}});
     cases.push_back({"assisted bind 1,3", {Mode::Bind, a2.flags, a2.nodes, -1}});
     const Request assisted_of[2] = {plain_il, part_bind};
