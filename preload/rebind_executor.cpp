@@ -143,9 +143,9 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     // 2. The rule, as few mbind calls as the store can coalesce.
     std::vector<std::pair<std::uint64_t, std::uint64_t>> failed;
     if (sem != Semantics::Kernel) {
-        auto plan = [&](const Recorded& rec) { return plan_rebind_of(rec, msg.mems); };
-        store.plan_rebind_with(plan, [&](std::uint64_t s, std::uint64_t e, const IssuePlan& p) {
-            if (!p.needed) return;
+        store.plan_rebind(msg.mems, issue_settings(), [&](std::uint64_t s, std::uint64_t e,
+                                                          const IssuePlan& p) {
+            if (p.assisted()) note_assist_used();
             // The assisted form: checked, not re-issued, when the kernel
             // already holds it all along [s, e); else issued, converting
             // the range.

@@ -42,9 +42,9 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "numakeep/issue_plan.hpp"
 #include "numakeep/policy.hpp"
 #include "numakeep/range_btree.hpp"
-#include "numakeep/rebind.hpp"
 #include "numakeep/request_table.hpp"
 #include "numakeep/slab_pool.hpp"
 
@@ -262,22 +262,17 @@ class RangeStore {
         return true;
     }
 
-    // A rebind, planned: calls emit(start, end, const Request& to_issue)
+    // A rebind, planned: calls emit(start, end, const IssuePlan& plan)
     // once per mbind to issue, in address order, adjacent ranges whose
-    // requests give the same result coalesced into one call. Ranges
-    // recorded with MPOL_DEFAULT or MPOL_LOCAL need nothing and are
-    // skipped. Allocates nothing.
+    // records give the same plan_issue() under m1 coalesced into one call.
+    // Ranges with nothing to issue (MPOL_DEFAULT, MPOL_LOCAL, flags of their
+    // own, `kernel` semantics) are skipped. Allocates nothing.
     template <typename F>
-    void plan_rebind(const Nodemask& m1, Semantics s, F&& emit) const {
-        plan_rebind_with(
-            [&](const Recorded& rec) {
-                Rebound rb = rebind_nodes(rec.request, rec.mems_at_request, m1, s);
-                Request out = rec.request;
-                out.nodes = rb.nodes;
-                out.home_node = rb.home_node;
-                return out;
-            },
-            emit);
+    void plan_rebind(const Nodemask& m1, IssueSettings set, F&& emit) const {
+        plan_rebind_with([&](const Recorded& rec) { return plan_issue(rec, m1, set); },
+                         [&](std::uint64_t start, std::uint64_t end, const IssuePlan& plan) {
+                             if (plan.needed) emit(start, end, plan);
+                         });
     }
     // The same with any rule: rule(const Recorded&) -> what to issue (a
     // Request, an IssuePlan: any value with ==), called once per run of

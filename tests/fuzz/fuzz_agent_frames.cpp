@@ -63,32 +63,31 @@ struct Records {
     }
 };
 
-void check_rebound(const Request& req, const Nodemask& m1, Semantics s, const Request& out) {
-    require(out.mode == req.mode && out.flags == req.flags);
+void check_plan(const Request& req, const Nodemask& m1, const IssuePlan& out) {
+    if (!out.needed) return;
+    require(out.mode == req.mode &&
+            (out.flags & ~static_cast<std::uint16_t>(kFlagRelativeNodes)) == req.flags);
     require(out.home_node >= -1 && out.home_node < static_cast<int>(kMaxNodes));
-    if (is_set_mode(req.mode) && !has_own_mapping(req) && s != Semantics::Kernel && !m1.empty())
+    if (is_set_mode(req.mode) && !out.assisted() && !m1.empty())
         require(!out.nodes.empty() && out.nodes.subset_of(m1));
 }
 
 // What the agent does with a Rebind, less the system calls.
 void plan(const Records& recs, const proto::Rebind& msg) {
     for (Semantics s :
-         {Semantics::Intent, Semantics::Static, Semantics::Relative, Semantics::Kernel}) {
-        std::uint64_t last_end = recs.lowest;
-        recs.store.plan_rebind(msg.mems, s,
-                               [&](std::uint64_t start, std::uint64_t end, const Request& req) {
-                                   require(start >= last_end && start < end && end <= recs.highest);
-                                   last_end = end;
-                                   require(req.mode != Mode::Default && req.mode != Mode::Local);
-                               });
-        for (const Recorded& t : recs.threads) {
-            Rebound rb = rebind_nodes(t.request, t.mems_at_request, msg.mems, s);
-            Request out = t.request;
-            out.nodes = rb.nodes;
-            out.home_node = rb.home_node;
-            check_rebound(t.request, msg.mems, s, out);
+         {Semantics::Intent, Semantics::Static, Semantics::Relative, Semantics::Kernel})
+        for (bool assist : {false, true}) {
+            const IssueSettings set{s, assist};
+            std::uint64_t last_end = recs.lowest;
+            recs.store.plan_rebind(
+                msg.mems, set, [&](std::uint64_t start, std::uint64_t end, const IssuePlan& p) {
+                    require(start >= last_end && start < end && end <= recs.highest);
+                    last_end = end;
+                    require(p.needed && p.mode != Mode::Default && p.mode != Mode::Local);
+                });
+            for (const Recorded& t : recs.threads)
+                check_plan(t.request, msg.mems, plan_issue(t, msg.mems, set));
         }
-    }
 }
 
 }  // namespace

@@ -30,8 +30,8 @@ int exercise_store_without_exceptions() {
     score += s.lookup(B + 109 * P, range);
     s.for_each([&](const RangeStore::Range&) { ++score; });
     s.for_each_in(B, B + 200 * P, [&](const RangeStore::Range&) { ++score; });
-    s.plan_rebind(Nodemask{0}, Semantics::Intent,
-                  [&](std::uint64_t, std::uint64_t, const Request&) { ++score; });
+    s.plan_rebind(Nodemask{0}, IssueSettings{Semantics::Intent, true},
+                  [&](std::uint64_t, std::uint64_t, const IssuePlan&) { ++score; });
     s.plan_rebind_with([](const Recorded& rec) { return rec.request; },
                        [&](std::uint64_t, std::uint64_t, const Request&) { ++score; });
     score += s.check() == nullptr;

@@ -18,23 +18,19 @@ constexpr std::uint64_t B = 0x600000000000ULL;
 
 struct Call {
     std::uint64_t start, end;  // in pages from B
-    Request req;
+    IssuePlan req;
 };
 
-std::vector<Call> plan(const RangeStore& s, const Nodemask& m1, Semantics sem = Semantics::Intent) {
+std::vector<Call> plan(const RangeStore& s, const Nodemask& m1, IssueSettings set = {}) {
     std::vector<Call> calls;
-    s.plan_rebind(m1, sem, [&](std::uint64_t a, std::uint64_t e, const Request& r) {
+    s.plan_rebind(m1, set, [&](std::uint64_t a, std::uint64_t e, const IssuePlan& r) {
         calls.push_back(Call{(a - B) / P, (e - B) / P, r});
     });
     return calls;
 }
 
-Request expected(const Recorded& rec, const Nodemask& m1, Semantics sem = Semantics::Intent) {
-    Rebound rb = rebind_nodes(rec.request, rec.mems_at_request, m1, sem);
-    Request r = rec.request;
-    r.nodes = rb.nodes;
-    r.home_node = rb.home_node;
-    return r;
+IssuePlan expected(const Recorded& rec, const Nodemask& m1, IssueSettings set = {}) {
+    return plan_issue(rec, m1, set);
 }
 
 const Nodemask kAll = Nodemask::range(0, 3);
@@ -107,10 +103,40 @@ TEST_CASE("every semantics goes through the same planner") {
     RangeStore s;
     REQUIRE(s.set(B, B + P, kBindTwo));
     for (Semantics sem : {Semantics::Intent, Semantics::Static, Semantics::Relative}) {
-        auto calls = plan(s, kLow, sem);
+        auto calls = plan(s, kLow, IssueSettings{sem, false});
         REQUIRE(calls.size() == 1);
-        CHECK(calls[0].req == expected(kBindTwo, kLow, sem));
+        CHECK(calls[0].req == expected(kBindTwo, kLow, IssueSettings{sem, false}));
     }
+    // `kernel` semantics: the kernel's own rule is the point, nothing to issue.
+    CHECK(plan(s, kLow, IssueSettings{Semantics::Kernel, false}).empty());
+}
+
+TEST_CASE("requests with flags of their own are the kernel's: no call") {
+    RangeStore s;
+    REQUIRE(s.set(B, B + P, kWholeA));
+    Recorded own = recorded(Mode::Interleave, kLow, kAll);
+    own.request.flags = kFlagStaticNodes;
+    REQUIRE(s.set(B + P, B + 2 * P, own));
+    REQUIRE(s.set(B + 2 * P, B + 3 * P, kWholeA));
+    auto calls = plan(s, kLow);
+    REQUIRE(calls.size() == 2);
+    CHECK((calls[0].start == 0 && calls[0].end == 1));
+    CHECK((calls[1].start == 2 && calls[1].end == 3));
+}
+
+TEST_CASE("with kernel assistance, the assisted form, coalesced by its relative mask") {
+    RangeStore s;
+    REQUIRE(s.set(B, B + 4 * P, kWholeA));
+    REQUIRE(s.set(B + 4 * P, B + 8 * P, kWholeB));
+    REQUIRE(s.set(B + 8 * P, B + 9 * P, kBindTwo));
+    const IssueSettings assist{Semantics::Intent, true};
+    auto calls = plan(s, Nodemask{3}, assist);
+    REQUIRE(calls.size() == 2);
+    CHECK((calls[0].start == 0 && calls[0].end == 8));  // both "the whole cpuset"
+    CHECK(calls[0].req.assisted());
+    CHECK(calls[0].req.nodes == Nodemask::all());
+    CHECK(calls[1].req == expected(kBindTwo, Nodemask{3}, assist));
+    CHECK(calls[1].req.nodes == Nodemask{2});  // position 2 of 0-3
 }
 
 TEST_CASE("plan_rebind_with: any rule, called once per run of one record") {
@@ -119,14 +145,14 @@ TEST_CASE("plan_rebind_with: any rule, called once per run of one record") {
         REQUIRE(s.set(B + i * P, B + (i + 1) * P, i % 2 ? kWholeA : kWholeB));
     REQUIRE(s.size() == 100);
     int rule_calls = 0;
-    std::vector<Call> calls;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> calls;  // in pages from B
     s.plan_rebind_with(
         [&](const Recorded& r) {
             ++rule_calls;
             return r.request;
         },
-        [&](std::uint64_t a, std::uint64_t e, const Request& r) {
-            calls.push_back(Call{(a - B) / P, (e - B) / P, r});
+        [&](std::uint64_t a, std::uint64_t e, const Request&) {
+            calls.emplace_back((a - B) / P, (e - B) / P);
         });
     CHECK(rule_calls == 100);
     CHECK(calls.size() == 100);  // the requests differ in what they asked
@@ -139,9 +165,9 @@ TEST_CASE("plan_rebind_with: any rule, called once per run of one record") {
             out.nodes = Nodemask{1};
             return out;
         },
-        [&](std::uint64_t a, std::uint64_t e, const Request& r) {
-            calls.push_back(Call{(a - B) / P, (e - B) / P, r});
+        [&](std::uint64_t a, std::uint64_t e, const Request&) {
+            calls.emplace_back((a - B) / P, (e - B) / P);
         });
     REQUIRE(calls.size() == 1);
-    CHECK(calls[0].end == 100);
+    CHECK(calls[0].second == 100);
 }
