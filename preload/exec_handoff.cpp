@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "numakeep/exec_handoff.hpp"
+#include "numakeep/issue_plan.hpp"
 #include "raw_syscall.hpp"
 #include "reentrancy_guard.hpp"
 #include "runtime.hpp"
@@ -72,16 +73,18 @@ int connect_daemon() {
 
 int exec_handoff_begin() {
     ErrnoKeeper keep_errno;
-    if (config().semantics == Semantics::Kernel) return -1;
     ThreadRecord* tr = own_thread_record(false);
     if (!tr || !tr->has_policy) return -1;
+    // Only what the exec guard re-issues for the exec is handed over.
+    const Nodemask mems = current_mems();
+    if (!plan_before_exec(tr->rec, mems, config().semantics).needed) return -1;
     int kmode = 0;
     Nodemask knodes;
     if (raw(SYS_get_mempolicy, &kmode, knodes.kernel_data(), Nodemask::kKernelMaxnode, 0, 0) < 0)
         return -1;
     proto::ExecHandoff h =
-        make_exec_handoff(tr->rec, kmode, knodes, current_mems(), state().generation_applied);
-    if (exec_handoff_problem(h)) return -1;  // nothing the rule keeps
+        make_exec_handoff(tr->rec, kmode, knodes, mems, state().generation_applied);
+    if (exec_handoff_problem(h)) return -1;  // not one the daemon would keep
     // Still what this image learned at start-up: its own exec's handoff may
     // not have arrived yet, and the daemon can carry that one on instead.
     if (g_startup.tr == tr && tr->rec.request == g_startup.request)
@@ -142,10 +145,12 @@ bool adopt_exec_handoff(const proto::ExecHandoff& h) {
     // flags the exec left. The request is compared, not the record's
     // version: libnuma's constructor sets MPOL_PREFERRED_MANY to probe for
     // it and at once sets back the policy it read (set_preferred_many()),
-    // which records the start-up request again.
+    // which records the start-up request again. And only a request the
+    // rebinds of this image will re-issue: the plan says so.
     if (!tr || tr->tid != g_startup.tid || !tr->has_policy ||
-        !(tr->rec.request == g_startup.request) || config().semantics == Semantics::Kernel ||
-        !exec_handoff_matches(h, g_startup.kernel_mode))
+        !(tr->rec.request == g_startup.request) ||
+        !exec_handoff_matches(h, g_startup.kernel_mode) ||
+        !plan_before_exec(recorded_of(h), h.mems_at_exec, config().semantics).needed)
         return false;
     tr->rec = recorded_of(h);
     ++tr->version;

@@ -23,8 +23,8 @@ namespace numakeep::preload {
 
 // Record lock held, right before the real exec, once the guard has left
 // in the kernel what the new image is to inherit. Sends the handoff when
-// the calling thread has a record the rule keeps and the semantics are not
-// `kernel`; returns the connection to keep open across the exec, or -1
+// the calling thread has a record plan_before_exec() re-issues (a request
+// the rule re-issues, semantics not `kernel`); returns the connection to keep open across the exec, or -1
 // (no daemon, nothing to hand over, any failure: the exec goes on as
 // without it). Waits at most a few milliseconds for the daemon to say it
 // stored it. errno unchanged.
