@@ -182,8 +182,9 @@ bool Numakeepd::on_frame(Connection& c, const proto::FrameHeader& h, const unsig
             c.kind = PeerKind::Exec;
             return on_exec_handoff(c, h.seq, body);
         }
-        case MsgType::ExecCancel:
-            if (c.kind != PeerKind::Exec) return violation("ExecCancel without an ExecHandoff");
+        case MsgType::ExecHandoffCancel:
+            if (c.kind != PeerKind::Exec)
+                return violation("ExecHandoffCancel without an ExecHandoff");
             spdlog::debug("pid {}: its exec failed, exec handoff dropped", c.pid);
             handoffs_.cancel(c.id);
             return true;
@@ -307,7 +308,7 @@ bool Numakeepd::on_hello(Connection& c, const proto::FrameHeader&, const proto::
     // Before any Rebind on this connection: the agent takes the request
     // first, and the Rebind that registering brings (a new image has applied
     // no generation) re-issues it for the mems of now.
-    if (hello.flags & proto::kHelloExecInherit) hand_over_exec(c, *start_time);
+    if (hello.flags & proto::kHelloExecHandoff) hand_over_exec(c, *start_time);
 
     Process& reg = registry_.add(std::move(p));
     if (reg.pidfd) {
@@ -437,10 +438,11 @@ bool Numakeepd::on_exec_handoff(Connection& c, std::uint32_t seq, const proto::E
     const char* problem = exec_handoff_problem(body);
     auto start_time = problem ? std::nullopt : proc_start_time(c.pid);
     if (!problem && !start_time) problem = "its process is gone";
-    ExecHandoffs::Stored stored = ExecHandoffs::Stored::OverLimit;
+    ExecHandoffStore::Stored stored = ExecHandoffStore::Stored::OverLimit;
     if (!problem) {
         stored = handoffs_.store(c.pid, c.uid, *start_time, c.id, body, monotonic_ms());
-        if (stored == ExecHandoffs::Stored::OverLimit) problem = "too many pending for this uid";
+        if (stored == ExecHandoffStore::Stored::OverLimit)
+            problem = "too many pending for this uid";
     }
     if (problem) {
         if (server_.refusal_log_due())
@@ -451,10 +453,10 @@ bool Numakeepd::on_exec_handoff(Connection& c, std::uint32_t seq, const proto::E
     spdlog::debug("pid {}: exec handoff stored ({} under mems {}, the exec leaves {} under {}){}",
                   c.pid, body.requested.to_string(), body.mems_at_request.to_string(),
                   body.issued_nodes.to_string(), body.mems_at_exec.to_string(),
-                  stored == ExecHandoffs::Stored::Chained
+                  stored == ExecHandoffStore::Stored::Chained
                       ? ", chained: the request of the exec before it instead"
                       : "");
-    return server_.send(c.id, proto::MsgType::ExecHandoffKept, seq, proto::Empty{});
+    return server_.send(c.id, proto::MsgType::ExecHandoffStored, seq, proto::Empty{});
 }
 
 bool Numakeepd::at_eof(ConnId id) {
@@ -472,7 +474,7 @@ void Numakeepd::hand_over_exec(Connection& c, std::uint64_t start_time) {
     if (!body) return;
     spdlog::debug("pid {}: handing its exec's request ({} under mems {}) to the new image", c.pid,
                   body->requested.to_string(), body->mems_at_request.to_string());
-    server_.send(c.id, proto::MsgType::ExecInherit, 0, *body);
+    server_.send(c.id, proto::MsgType::ExecHandoffDeliver, 0, *body);
 }
 
 void Numakeepd::on_query_status(Connection& c, std::uint32_t seq) {

@@ -16,7 +16,7 @@
 #include "config.hpp"
 #include "control.hpp"
 #include "event_loop.hpp"
-#include "exec_handoffs.hpp"
+#include "exec_handoff.hpp"
 #include "process_registry.hpp"
 #include "rebind_orchestrator.hpp"
 #include "server.hpp"
@@ -80,7 +80,7 @@ class Numakeepd {
     ProcessRegistry registry_;
     RebindOrchestrator orchestrator_;
     Counters counters_;
-    ExecHandoffs handoffs_;
+    ExecHandoffStore handoffs_;
     std::unique_ptr<CgroupWatcher> watcher_;
     Timer rebind_timer_;
     Timer reconcile_timer_;

@@ -24,7 +24,7 @@ namespace numakeep::daemon {
 
 using ConnId = std::uint64_t;
 
-// Exec: an exec guard's handoff connection (protocol.hpp, ExecHandoff).
+// Exec: an exec handoff's own connection (protocol.hpp, ExecHandoff).
 enum class PeerKind : std::uint8_t { Unknown, Agent, Cli, Exec };
 
 struct Connection {

@@ -209,7 +209,7 @@ proto::Hello make_hello() {
     if (cfg.semantics_from_env) hello.flags |= proto::kHelloSemanticsFromEnv;
     if (cfg.kernel_assist) hello.flags |= proto::kHelloKernelAssist;
     if (cfg.kernel_assist_env_set) hello.flags |= proto::kHelloKernelAssistFromEnv;
-    if (exec_handoff_wanted()) hello.flags |= proto::kHelloExecInherit;
+    if (exec_handoff_wanted()) hello.flags |= proto::kHelloExecHandoff;
     hello.semantics = static_cast<std::uint8_t>(cfg.semantics);
     RecordLock lock;
     RuntimeState& st = state();
@@ -375,7 +375,7 @@ void serve() {
                 if (!ok) return;
                 break;
             }
-            case DaemonFrameKind::ExecInherit:
+            case DaemonFrameKind::ExecHandoffDeliver:
                 // The Rebind that follows re-issues the record taken here.
                 adopt_exec_handoff(f.exec);
                 break;

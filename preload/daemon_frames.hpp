@@ -15,13 +15,13 @@
 namespace numakeep::preload {
 
 enum class DaemonFrameKind {
-    Rebind,       // execute it, answer RebindDone
-    DumpRecords,  // answer RangeEntry* ThreadEntry* RecordsEnd
-    Welcome,      // the answer to our Hello
-    ExecInherit,  // the request our exec handed over (exec_handoff.hpp)
-    Ignore,       // nothing to do (an Error, a repeated Welcome)
-    Closed,       // end of stream, timeout, or a frame cut short
-    Drop,         // a malformed or unexpected frame: hang up
+    Rebind,              // execute it, answer RebindDone
+    DumpRecords,         // answer RangeEntry* ThreadEntry* RecordsEnd
+    Welcome,             // the answer to our Hello
+    ExecHandoffDeliver,  // the request our exec handed over (exec_handoff.hpp)
+    Ignore,              // nothing to do (an Error, a repeated Welcome)
+    Closed,              // end of stream, timeout, or a frame cut short
+    Drop,                // a malformed or unexpected frame: hang up
 };
 
 struct DaemonFrame {
@@ -51,10 +51,10 @@ inline DaemonFrame classify_daemon_frame(const proto::FrameHeader& h,
         case proto::MsgType::Welcome:
             if (proto::decode(h, payload, f.welcome)) f.kind = DaemonFrameKind::Welcome;
             break;
-        case proto::MsgType::ExecInherit:
-            if (proto::decode(h, payload, f.exec)) f.kind = DaemonFrameKind::ExecInherit;
+        case proto::MsgType::ExecHandoffDeliver:
+            if (proto::decode(h, payload, f.exec)) f.kind = DaemonFrameKind::ExecHandoffDeliver;
             break;
-        case proto::MsgType::ExecHandoffKept:
+        case proto::MsgType::ExecHandoffStored:
         case proto::MsgType::Error:
             f.kind = DaemonFrameKind::Ignore;
             break;

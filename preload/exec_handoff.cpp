@@ -97,7 +97,7 @@ int exec_handoff_begin() {
         close(fd);
         return -1;
     }
-    // ExecHandoffKept (or an Error, or a hang-up): either way the daemon is
+    // ExecHandoffStored (or an Error, or a hang-up): either way the daemon is
     // done with it. Read, so that the exec's close is a clean end-of-file
     // (closing over unread data resets the connection instead).
     pollfd p{fd, POLLIN, 0};
@@ -118,7 +118,7 @@ void exec_handoff_cancel(int fd) {
     struct stat st {};
     if (fstat(fd, &st) != 0 || st.st_ino != g_conn_ino || !S_ISSOCK(st.st_mode)) return;
     unsigned char buf[sizeof(proto::FrameHeader)];
-    std::size_t n = proto::encode(proto::MsgType::ExecCancel, 2, proto::Empty{}, buf);
+    std::size_t n = proto::encode(proto::MsgType::ExecHandoffCancel, 2, proto::Empty{}, buf);
     send_whole(fd, buf, n);
     close(fd);
 }

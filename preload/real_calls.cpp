@@ -2,6 +2,7 @@
 #include "real_calls.hpp"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -23,6 +24,9 @@ using ShmdtFn = int (*)(const void*);
 using SyscallFn = long (*)(long, ...);
 using ForkFn = pid_t (*)();
 using PthreadCreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+using ExecveFn = int (*)(const char*, char* const*, char* const*);
+using FexecveFn = int (*)(int, char* const*, char* const*);
+using ExecveatFn = int (*)(int, const char*, char* const*, char* const*, int);
 
 // Written once by resolve() (under pthread_once), read by every thread.
 std::atomic<MbindFn> g_mbind{nullptr};
@@ -37,6 +41,10 @@ std::atomic<ShmdtFn> g_shmdt{nullptr};
 std::atomic<SyscallFn> g_syscall{nullptr};
 std::atomic<PthreadCreateFn> g_pthread_create{nullptr};
 std::atomic<ForkFn> g_fork{nullptr};
+std::atomic<ExecveFn> g_execve{nullptr};
+std::atomic<ExecveFn> g_execvpe{nullptr};
+std::atomic<FexecveFn> g_fexecve{nullptr};
+std::atomic<ExecveatFn> g_execveat{nullptr};
 
 template <typename Fn>
 void lookup(std::atomic<Fn>& slot, const char* name) {
@@ -67,6 +75,10 @@ void resolve() {
     lookup(g_syscall, "syscall");
     lookup(g_pthread_create, "pthread_create");
     lookup(g_fork, "fork");
+    lookup(g_execve, "execve");
+    lookup(g_execvpe, "execvpe");
+    lookup(g_fexecve, "fexecve");
+    lookup(g_execveat, "execveat");
 }
 
 pid_t fork() {
@@ -132,6 +144,31 @@ int shmdt(const void* addr) {
 long syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
     if (auto fn = get(g_syscall)) return fn(nr, a1, a2, a3, a4, a5, a6);
     return libc_result(raw_syscall6(nr, a1, a2, a3, a4, a5, a6));
+}
+
+int execve(const char* path, char* const argv[], char* const envp[]) {
+    if (auto fn = get(g_execve)) return fn(path, argv, envp);
+    return static_cast<int>(libc_result(raw(SYS_execve, path, argv, envp)));
+}
+
+int execvpe(const char* file, char* const argv[], char* const envp[]) {
+    auto next = get(g_execvpe);
+    if (!next) next = reinterpret_cast<ExecveFn>(dlsym(RTLD_NEXT, "execvpe"));
+    if (!next) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return next(file, argv, envp);
+}
+
+int fexecve(int fd, char* const argv[], char* const envp[]) {
+    if (auto fn = get(g_fexecve)) return fn(fd, argv, envp);
+    return static_cast<int>(libc_result(raw(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH)));
+}
+
+int execveat(int dirfd, const char* path, char* const argv[], char* const envp[], int flags) {
+    if (auto fn = get(g_execveat)) return fn(dirfd, path, argv, envp, flags);
+    return static_cast<int>(libc_result(raw(SYS_execveat, dirfd, path, argv, envp, flags)));
 }
 
 int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {

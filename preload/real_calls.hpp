@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The next definitions of every interposed symbol: libnuma's (or another
-// preload's) mbind & co., libc's munmap, mremap, mmap, shmdt, syscall and
-// pthread_create, found with dlsym(RTLD_NEXT) once, at start-up.
+// preload's) mbind & co., libc's munmap, mremap, mmap, shmdt, syscall,
+// pthread_create and the exec family, found with dlsym(RTLD_NEXT) once, at
+// start-up.
 //
 // Until they are resolved (a call that arrives while dlsym itself runs, or
 // a program without libnuma) the memory-policy calls and the address-space
@@ -35,6 +36,14 @@ int shmdt(const void* addr);
 // libc's syscall(): the number and six arguments, libc's convention.
 long syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 pid_t fork();
+// The exec family glibc builds the others on. execve and execveat fall
+// back to their system calls, fexecve to execveat(AT_EMPTY_PATH) as glibc's
+// does; execvpe (a PATH search, no system call of its own) is looked up on
+// the spot when it comes before resolve().
+int execve(const char* path, char* const argv[], char* const envp[]);
+int execvpe(const char* file, char* const argv[], char* const envp[]);
+int fexecve(int fd, char* const argv[], char* const envp[]);
+int execveat(int dirfd, const char* path, char* const argv[], char* const envp[], int flags);
 int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*), void* arg);
 
 }  // namespace numakeep::preload::real

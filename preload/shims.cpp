@@ -19,15 +19,14 @@
 //     from another library's constructor, across fork and threads).
 // No <sys/mman.h> here: with _FILE_OFFSET_BITS=64 it renames mmap to
 // mmap64 and our two definitions would collide.
+#include <alloca.h>
 #include <numaif.h>
 #include <pthread.h>
 #include <sys/shm.h>
 
-#include <alloca.h>
-
 #include <cstdarg>
 
-#include "exec_guard.hpp"
+#include "exec_handoff_calls.hpp"
 #include "intercepted_calls.hpp"
 #include "raw_syscall.hpp"
 #include "real_calls.hpp"
@@ -160,7 +159,7 @@ NUMAKEEP_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr
 }
 
 // The exec family: a rebind signal must not be in flight across an exec
-// (exec_guard.hpp). glibc's execv, execvp and execl* call execve and
+// (exec_handoff_calls.hpp). glibc's execv, execvp and execl* call execve and
 // execvpe internally, not through the PLT, so each has its own shim; the
 // argument decoding below is glibc's own (execv = execve with environ,
 // execl* collect their arguments into an argv).
@@ -186,22 +185,22 @@ NUMAKEEP_EXPORT int execveat(int dirfd, const char* path, char* const argv[], ch
 
 // execl, execlp, execle: the variadic argument list up to its NULL, copied
 // onto the stack (no allocation: exec may follow vfork).
-#define NUMAKEEP_COLLECT_ARGV(first, argv, envp_out)                            \
-    std::size_t argc = 1;                                                       \
-    {                                                                           \
-        va_list count;                                                          \
-        va_start(count, first);                                                 \
-        while (va_arg(count, const char*)) ++argc;                              \
-        va_end(count);                                                          \
-    }                                                                           \
-    auto** argv = static_cast<char**>(alloca((argc + 1) * sizeof(char*)));      \
-    argv[0] = const_cast<char*>(first);                                         \
-    {                                                                           \
-        va_list ap;                                                             \
-        va_start(ap, first);                                                    \
-        for (std::size_t i = 1; i <= argc; ++i) argv[i] = va_arg(ap, char*);    \
-        envp_out;                                                               \
-        va_end(ap);                                                             \
+#define NUMAKEEP_COLLECT_ARGV(first, argv, envp_out)                         \
+    std::size_t argc = 1;                                                    \
+    {                                                                        \
+        va_list count;                                                       \
+        va_start(count, first);                                              \
+        while (va_arg(count, const char*)) ++argc;                           \
+        va_end(count);                                                       \
+    }                                                                        \
+    auto** argv = static_cast<char**>(alloca((argc + 1) * sizeof(char*)));   \
+    argv[0] = const_cast<char*>(first);                                      \
+    {                                                                        \
+        va_list ap;                                                          \
+        va_start(ap, first);                                                 \
+        for (std::size_t i = 1; i <= argc; ++i) argv[i] = va_arg(ap, char*); \
+        envp_out;                                                            \
+        va_end(ap);                                                          \
     }
 
 NUMAKEEP_EXPORT int execl(const char* path, const char* arg, ...) {

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
-// The exec handoff (protocol.hpp, ExecHandoff) as pure code: what the exec
-// guard sends, what the daemon accepts, and when the new image takes it.
+// The exec handoff (protocol.hpp, ExecHandoff) as pure code: what the
+// runtime sends before an exec, what the daemon accepts, and when the new
+// image takes it.
 //
 // Why it exists: a task policy survives exec, and the new image's runtime
 // learns it in its constructor as a request made under the mems of then.
-// The exec guard leaves rule(R, M0, M_exec) in the kernel; if cpuset.mems
-// changes between the exec and that constructor, the kernel remaps the
-// policy first (lossily, mpol_rebind_nodemask), and the new image would
-// record the remap as its request: R would be gone. The handoff carries R
+// The runtime's exec calls leave rule(R, M0, M_exec) in the kernel; if
+// cpuset.mems changes between the exec and that constructor, the kernel
+// remaps the policy first (lossily, mpol_rebind_nodemask), and the new
+// image would record the remap as its request: R would be gone. The handoff carries R
 // and M0 to the new image through the daemon, where the program cannot see
 // it (an environment variable would change what the program sees).
 #pragma once
@@ -21,9 +22,10 @@
 
 namespace numakeep {
 
-// The frame the exec guard sends for the calling thread's record `rec`,
-// with what the kernel holds right before the exec (get_mempolicy's mode,
-// flags in the high bits, and nodes) and the mems of then.
+// The frame the runtime sends before an exec for the calling thread's
+// record `rec`, with what the kernel holds right before the exec
+// (get_mempolicy's mode, flags in the high bits, and nodes) and the mems
+// of then.
 inline proto::ExecHandoff make_exec_handoff(const Recorded& rec, int kernel_mode,
                                             const Nodemask& kernel_nodes,
                                             const Nodemask& mems_at_exec,
@@ -59,7 +61,7 @@ inline Recorded recorded_of(const proto::ExecHandoff& h) {
 // the rule re-issues qualify (rule_reissues(): nodes to follow, no
 // MPOL_F_STATIC_NODES / RELATIVE_NODES, which the kernel keeps right by
 // itself), and the exec left the request's own mode and flags in the
-// kernel (the guard issues plan_before_exec(): the rule's nodes in the
+// kernel (the exec calls issue plan_before_exec(): the rule's nodes in the
 // program's form).
 inline const char* exec_handoff_problem(const proto::ExecHandoff& h) {
     if (h.mode >= kModeCount) return "not a mode";
@@ -99,8 +101,8 @@ inline bool exec_handoff_matches(const proto::ExecHandoff& h, int startup_kernel
 // policy `prev`'s exec left (same mode and flags), the request is still
 // prev's: the chain carries R and M0 on, with what the latest exec left.
 // nullopt when `next` does not continue `prev`.
-inline std::optional<proto::ExecHandoff> chain_exec_handoffs(const proto::ExecHandoff& prev,
-                                                             const proto::ExecHandoff& next) {
+inline std::optional<proto::ExecHandoff> chain_exec_handoff(const proto::ExecHandoff& prev,
+                                                            const proto::ExecHandoff& next) {
     if (!(next.handoff_flags & proto::kExecHandoffFromStartup)) return std::nullopt;
     if (exec_handoff_problem(prev) || exec_handoff_problem(next)) return std::nullopt;
     if (next.mode != prev.issued_mode || next.flags != prev.issued_flags) return std::nullopt;

@@ -12,17 +12,17 @@
 // and structs are standard-layout and trivially copyable so they are sent
 // with memcpy; static_asserts pin every size.
 //
-// Flows. Agent: Hello -> Welcome [-> ExecInherit] -> repeatedly (Rebind ->
-// RebindDone) and (DumpRecords -> RangeEntry* ThreadEntry* RecordsEnd).
-// Exec guard, on a connection of its own: ExecHandoff -> ExecHandoffKept
-// (or Error and a close), then the exec closes it, or ExecCancel when the
-// exec failed. CLI: QueryList -> ProcEntry* ListEnd; QueryShow -> ProcEntry
+// Flows. Agent: Hello -> Welcome [-> ExecHandoffDeliver] -> repeatedly
+// (Rebind -> RebindDone) and (DumpRecords -> RangeEntry* ThreadEntry*
+// RecordsEnd). Exec handoff, on a connection of its own: ExecHandoff ->
+// ExecHandoffStored (or Error and a close), then the exec closes it, or
+// ExecHandoffCancel when the exec failed. CLI: QueryList -> ProcEntry* ListEnd; QueryShow -> ProcEntry
 // ShowRange* ShowThread* ShowEnd, or Error; QueryStatus -> StatusReply.
 //
 // Versioning: kProtocolVersion changes whenever any layout changes. A peer
 // with another version gets an Error frame and is disconnected. New message
-// types are additive: the daemon sends ExecInherit only to an agent whose
-// Hello says it understands it (kHelloExecInherit).
+// types are additive: the daemon sends ExecHandoffDeliver only to an agent
+// whose Hello says it understands it (kHelloExecHandoff).
 #pragma once
 
 #include <cstddef>
@@ -45,13 +45,13 @@ enum class MsgType : std::uint16_t {
     ThreadEntry = 4,    // one thread's task policy (answer to DumpRecords)
     RecordsEnd = 5,     // end of a DumpRecords answer
     ExecHandoff = 6,    // first frame of an exec handoff connection (see ExecHandoff)
-    ExecCancel = 7,     // the exec failed: forget the handoff (empty payload)
+    ExecHandoffCancel = 7,  // the exec failed: forget the handoff (empty payload)
     // daemon -> agent
     Welcome = 20,       // answer to Hello: the daemon's defaults
     Rebind = 21,        // "your mems are now M (generation G)"
     DumpRecords = 22,   // ask for every range and thread record
-    ExecHandoffKept = 23,  // answer to ExecHandoff: stored (empty payload)
-    ExecInherit = 24,   // right after Welcome, to a new image: its pending ExecHandoff
+    ExecHandoffStored = 23,   // answer to ExecHandoff: stored (empty payload)
+    ExecHandoffDeliver = 24,  // right after Welcome, to a new image: its pending ExecHandoff
     // cli -> daemon
     QueryList = 40,     // every process the caller may see
     QueryShow = 41,     // one process's records
@@ -85,7 +85,8 @@ static_assert(sizeof(FrameHeader) == 16);
 inline constexpr std::uint32_t kHelloKernelAssist = 1U << 0;         // kernel-assisted mode on
 inline constexpr std::uint32_t kHelloSemanticsFromEnv = 1U << 1;     // NUMAKEEP_SEMANTICS set
 inline constexpr std::uint32_t kHelloKernelAssistFromEnv = 1U << 2;  // NUMAKEEP_KERNEL_ASSIST set
-inline constexpr std::uint32_t kHelloExecInherit = 1U << 3;          // understands ExecInherit
+// understands ExecHandoffDeliver
+inline constexpr std::uint32_t kHelloExecHandoff = 1U << 3;
 
 struct Hello {
     std::int32_t pid = 0;               // as the agent sees itself (checked against SO_PEERCRED)
@@ -159,13 +160,13 @@ struct PolicyEntry {
 static_assert(sizeof(PolicyEntry) == 40 + 4 * sizeof(Nodemask));
 
 // The task policy an exec must not lose (include/numakeep/exec_handoff.hpp).
-// The exec guard opens a connection of its own, sends this as its first
-// frame, waits briefly for ExecHandoffKept and keeps the connection open
+// The runtime about to exec opens a connection of its own, sends this as
+// its first frame, waits briefly for ExecHandoffStored, keeps it open
 // across the exec: the kernel closes it (CLOEXEC) when the exec succeeds,
 // which is how the daemon knows the exec happened; a failed exec sends
-// ExecCancel. When the new image (same pid, same start time) says Hello
-// with kHelloExecInherit after that close, the daemon sends it this frame
-// again as ExecInherit, right after Welcome. The pid is the peer's
+// ExecHandoffCancel. When the new image (same pid, same start time) says
+// Hello with kHelloExecHandoff after that close, the daemon sends it this
+// frame again as ExecHandoffDeliver, right after Welcome. The pid is the peer's
 // (SO_PEERCRED), never in the payload.
 // The exec'ing image's record is still the one it learned at start-up from
 // the policy an exec left: the daemon may chain it to that exec's handoff
@@ -286,9 +287,9 @@ constexpr PayloadSize payload_size_of(std::uint16_t type) {
         case MsgType::RecordsEnd:
         case MsgType::ShowEnd: return {true, sizeof(RecordsEnd)};
         case MsgType::ExecHandoff:
-        case MsgType::ExecInherit: return {true, sizeof(ExecHandoff)};
-        case MsgType::ExecCancel:
-        case MsgType::ExecHandoffKept: return {true, 0};
+        case MsgType::ExecHandoffDeliver: return {true, sizeof(ExecHandoff)};
+        case MsgType::ExecHandoffCancel:
+        case MsgType::ExecHandoffStored: return {true, 0};
         case MsgType::Welcome: return {true, sizeof(Welcome)};
         case MsgType::Rebind: return {true, sizeof(Rebind)};
         case MsgType::DumpRecords: return {true, sizeof(DumpRecords)};

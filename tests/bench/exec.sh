@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# tools/bench exec: what the exec guard (preload/exec_guard.hpp) adds to an
+# tools/bench exec: what the exec handoff (preload/exec_handoff_calls.hpp) adds to an
 # exec, timed on the host as the median of 2,000 execs of a missing file
-# (the guard's whole work, without the kernel's), by nk-exec-handoff-host
+# (the handoff's whole work, without the kernel's), by nk-exec-handoff-host
 # (tests/host/exec_handoff) against a private numakeepd:
 #   exec.failed_exec_plain_us      no preload
-#   exec.failed_exec_no_policy_us  preloaded, no task policy: the guard only
+#   exec.failed_exec_no_policy_us  preloaded, no task policy: the exec calls only
 #   exec.failed_exec_kernel_us     a task policy, kernel semantics: no handoff
 #   exec.failed_exec_no_daemon_us  a task policy, no daemon: the handoff's
 #                                  connect fails at once

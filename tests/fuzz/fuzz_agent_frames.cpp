@@ -134,7 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             case DaemonFrameKind::Welcome:
                 require(at - before == sizeof(proto::FrameHeader) + sizeof(proto::Welcome));
                 break;
-            case DaemonFrameKind::ExecInherit:
+            case DaemonFrameKind::ExecHandoffDeliver:
                 require(at - before == sizeof(proto::FrameHeader) + sizeof(proto::ExecHandoff));
                 // The agent's test: never crashes, whatever the bytes.
                 (void)exec_handoff_matches(f.exec, static_cast<int>(f.exec.mode));

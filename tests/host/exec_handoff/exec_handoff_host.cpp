@@ -15,7 +15,7 @@
 //       until FILE exists.
 //   nk-exec-handoff-host bench N POLICY     with interleave 0 as its task
 //       policy when POLICY is 1, times N execs of a missing file (what the
-//       exec guard adds to an exec; tests/bench/exec.sh) and prints the
+//       exec handoff adds to an exec; tests/bench/exec.sh) and prints the
 //       median in microseconds.
 #include <numaif.h>
 #include <sys/stat.h>

@@ -8,12 +8,12 @@
 # cgroup_root an empty directory beside it: no cgroup is ever written.
 # Checks:
 #   wire     this script plays the exec'ing process: a stored handoff is
-#            answered ExecHandoffKept; a Hello from the same pid while the
+#            answered ExecHandoffStored; a Hello from the same pid while the
 #            handoff's connection is open (the old image's agent) gets no
-#            ExecInherit; once it is closed (as exec closes it) the next
-#            Hello with kHelloExecInherit gets it right after Welcome, byte
-#            for byte, once; an ExecCancel leaves nothing; a Hello without
-#            the flag gets nothing; malformed or misplaced handoffs get an
+#            ExecHandoffDeliver; once it is closed (as exec closes it) the
+#            next Hello with kHelloExecHandoff gets it right after Welcome,
+#            byte for byte, once; an ExecHandoffCancel leaves nothing; a
+#            Hello without the flag gets nothing; malformed or misplaced handoffs get an
 #            Error and the connection dropped, logged at most once per 10 s,
 #            and the daemon goes on serving.
 #   programs a preloaded program with a task policy (interleave 0,1 on the
@@ -37,9 +37,10 @@ from nk_check import check, failed  # noqa: E402
 from nk_wire import NODEMASK, frame, recv_frame  # noqa: E402
 
 NUMAKEEPD, NUMAKEEP, LIBNUMAKEEP, PROG = sys.argv[1:5]
-T_HELLO, T_EXEC_HANDOFF, T_EXEC_CANCEL = 1, 6, 7
-T_WELCOME, T_KEPT, T_INHERIT, T_QUERY_STATUS, T_STATUS_REPLY, T_ERROR = 20, 23, 24, 42, 65, 90
-HELLO_EXEC_INHERIT = 1 << 3
+T_HELLO, T_EXEC_HANDOFF, T_EXEC_HANDOFF_CANCEL = 1, 6, 7
+T_WELCOME, T_EXEC_HANDOFF_STORED, T_EXEC_HANDOFF_DELIVER = 20, 23, 24
+T_QUERY_STATUS, T_STATUS_REPLY, T_ERROR = 42, 65, 90
+HELLO_EXEC_HANDOFF = 1 << 3
 
 
 def mask(nodes):
@@ -91,7 +92,7 @@ def send_handoff(d, payload):
     return s, f
 
 
-def hello_gets(d, flags=HELLO_EXEC_INHERIT):
+def hello_gets(d, flags=HELLO_EXEC_HANDOFF):
     """The frames a Hello from this process gets within 0.3 s."""
     s = d.connect()
     s.sendall(frame(T_HELLO, hello(flags)))
@@ -104,13 +105,15 @@ def hello_gets(d, flags=HELLO_EXEC_INHERIT):
 def case_wire(d):
     body = handoff()
     h, f = send_handoff(d, body)
-    check(f is not None and f[0] == T_KEPT and f[1] == b"", "a handoff is answered ExecHandoffKept")
+    check(f is not None and f[0] == T_EXEC_HANDOFF_STORED and f[1] == b"",
+          "a handoff is answered ExecHandoffStored")
     got = hello_gets(d)
     check([t for t, _ in got] == [T_WELCOME],
-          f"no ExecInherit while the handoff's connection is open (got {[t for t, _ in got]})")
+          "no ExecHandoffDeliver while the handoff's connection is open "
+          f"(got {[t for t, _ in got]})")
     h.close()  # what a successful exec does
     got = hello_gets(d)
-    check([t for t, _ in got] == [T_WELCOME, T_INHERIT] and got[1][1] == body,
+    check([t for t, _ in got] == [T_WELCOME, T_EXEC_HANDOFF_DELIVER] and got[1][1] == body,
           "once it closed, the next Hello gets it right after Welcome, byte for byte")
     got = hello_gets(d)
     check([t for t, _ in got] == [T_WELCOME], "and only once")
@@ -119,12 +122,13 @@ def case_wire(d):
     h.close()
     time.sleep(0.05)
     got = hello_gets(d, flags=0)
-    check([t for t, _ in got] == [T_WELCOME], "a Hello without kHelloExecInherit gets nothing")
+    check([t for t, _ in got] == [T_WELCOME], "a Hello without kHelloExecHandoff gets nothing")
     got = hello_gets(d)
-    check([t for t, _ in got] == [T_WELCOME, T_INHERIT], "which leaves it for one with the flag")
+    check([t for t, _ in got] == [T_WELCOME, T_EXEC_HANDOFF_DELIVER],
+          "which leaves it for one with the flag")
 
     h, f = send_handoff(d, body)
-    h.sendall(frame(T_EXEC_CANCEL))
+    h.sendall(frame(T_EXEC_HANDOFF_CANCEL))
     time.sleep(0.05)
     h.close()
     got = hello_gets(d)

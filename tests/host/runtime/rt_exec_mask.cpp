@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Across exec: the new image starts with the signal mask the program had
-// when it called exec, nothing of ours added. The exec shims (exec_guard)
+// when it called exec, nothing of ours added. The exec shims (exec_handoff_calls)
 // once blocked the rebind signal for the exec and the new image inherited
 // it blocked (a successful exec never returns to restore it): its task
 // policy could never be re-issued again, every later round timed out, and

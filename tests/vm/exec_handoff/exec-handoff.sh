@@ -17,7 +17,7 @@
 #            exec'd image execs again at once (as `bash -c prog` does),
 #            learning 2-3 under 2-3 (the whole cpuset) before its own
 #            handoff arrives: the daemon carries the first request on
-#            (chain_exec_handoffs), so back at 0-3 the last image is on 0-1.
+#            (chain_exec_handoff), so back at 0-3 the last image is on 0-1.
 #   control  grow again with the exec'ing image not under numakeep (no
 #            handoff): the new image learns the kernel's remap, 0-1 under
 #            0-3, and stays on 0-1. Shows the window is real.

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The exec handoff: the daemon's pending table (daemon/exec_handoffs.hpp)
+// The exec handoff: the daemon's pending table (daemon/exec_handoff.hpp)
 // and the pure rules of include/numakeep/exec_handoff.hpp.
 #include <doctest/doctest.h>
 
-#include "exec_handoffs.hpp"
+#include "exec_handoff.hpp"
 #include "numakeep/exec_handoff.hpp"
 
 using namespace numakeep;
@@ -68,8 +68,8 @@ TEST_CASE("malformed or hostile handoffs are refused") {
 }
 
 TEST_CASE("a handoff is handed out once its connection closed, to the same process only") {
-    ExecHandoffs t;
-    CHECK(t.store(100, 1000, 55, 9, good(), 0) == ExecHandoffs::Stored::Added);
+    ExecHandoffStore t;
+    CHECK(t.store(100, 1000, 55, 9, good(), 0) == ExecHandoffStore::Stored::Added);
     // The old image (connection open) reconnecting gets nothing, keeps it.
     CHECK_FALSE(t.take(100, 55, never_closed));
     CHECK(t.size() == 1);
@@ -85,7 +85,7 @@ TEST_CASE("a handoff is handed out once its connection closed, to the same proce
 }
 
 TEST_CASE("a close not yet read is seen at the Hello") {
-    ExecHandoffs t;
+    ExecHandoffStore t;
     t.store(100, 1000, 55, 9, good(), 0);
     HandoffConn asked = 0;
     auto got = t.take(100, 55, [&](HandoffConn c) {
@@ -99,7 +99,7 @@ TEST_CASE("a close not yet read is seen at the Hello") {
 }
 
 TEST_CASE("a cancelled handoff (failed exec) leaves nothing behind") {
-    ExecHandoffs t;
+    ExecHandoffStore t;
     t.store(100, 1000, 55, 9, good(), 0);
     t.cancel(9);
     t.closed(9);
@@ -109,7 +109,7 @@ TEST_CASE("a cancelled handoff (failed exec) leaves nothing behind") {
 }
 
 TEST_CASE("a reused pid (another start time) never gets the handoff") {
-    ExecHandoffs t;
+    ExecHandoffStore t;
     t.store(100, 1000, 55, 9, good(), 0);
     t.closed(9);
     CHECK_FALSE(t.take(100, 56, always_closed));
@@ -117,11 +117,11 @@ TEST_CASE("a reused pid (another start time) never gets the handoff") {
 }
 
 TEST_CASE("one handoff per pid: a second exec attempt replaces the first") {
-    ExecHandoffs t(1);
+    ExecHandoffStore t(1);
     t.store(100, 1000, 55, 9, good(), 0);
     proto::ExecHandoff second = good();
     second.generation = 8;
-    CHECK(t.store(100, 1000, 55, 10, second, 1) == ExecHandoffs::Stored::Replaced);
+    CHECK(t.store(100, 1000, 55, 10, second, 1) == ExecHandoffStore::Stored::Replaced);
     CHECK(t.size() == 1);
     CHECK(t.count_for(1000) == 1);
     t.closed(9);  // the first connection going changes nothing now
@@ -133,18 +133,18 @@ TEST_CASE("one handoff per pid: a second exec attempt replaces the first") {
 }
 
 TEST_CASE("entries per uid are bounded; other uids are not affected") {
-    ExecHandoffs t(2);
-    CHECK(t.store(1, 1000, 5, 1, good(), 0) == ExecHandoffs::Stored::Added);
-    CHECK(t.store(2, 1000, 5, 2, good(), 0) == ExecHandoffs::Stored::Added);
-    CHECK(t.store(3, 1000, 5, 3, good(), 0) == ExecHandoffs::Stored::OverLimit);
-    CHECK(t.store(4, 1001, 5, 4, good(), 0) == ExecHandoffs::Stored::Added);
+    ExecHandoffStore t(2);
+    CHECK(t.store(1, 1000, 5, 1, good(), 0) == ExecHandoffStore::Stored::Added);
+    CHECK(t.store(2, 1000, 5, 2, good(), 0) == ExecHandoffStore::Stored::Added);
+    CHECK(t.store(3, 1000, 5, 3, good(), 0) == ExecHandoffStore::Stored::OverLimit);
+    CHECK(t.store(4, 1001, 5, 4, good(), 0) == ExecHandoffStore::Stored::Added);
     CHECK(t.count_for(1000) == 2);
     t.cancel(1);
-    CHECK(t.store(3, 1000, 5, 3, good(), 0) == ExecHandoffs::Stored::Added);
+    CHECK(t.store(3, 1000, 5, 3, good(), 0) == ExecHandoffStore::Stored::Added);
 }
 
 TEST_CASE("handoffs expire after their time to live, or when their process goes") {
-    ExecHandoffs t(8, 5000);
+    ExecHandoffStore t(8, 5000);
     t.store(1, 1000, 5, 1, good(), 0);
     t.store(2, 1000, 6, 2, good(), 4000);
     CHECK(t.expire(4999, all_alive) == 0);
@@ -163,10 +163,10 @@ TEST_CASE("the new frames have one payload size each") {
     auto size_of = [](MsgType t) { return proto::payload_size_of(static_cast<std::uint16_t>(t)); };
     CHECK(size_of(MsgType::ExecHandoff).known);
     CHECK(size_of(MsgType::ExecHandoff).size == sizeof(proto::ExecHandoff));
-    CHECK(size_of(MsgType::ExecInherit).size == sizeof(proto::ExecHandoff));
-    CHECK(size_of(MsgType::ExecCancel).known);
-    CHECK(size_of(MsgType::ExecCancel).size == 0);
-    CHECK(size_of(MsgType::ExecHandoffKept).size == 0);
+    CHECK(size_of(MsgType::ExecHandoffDeliver).size == sizeof(proto::ExecHandoff));
+    CHECK(size_of(MsgType::ExecHandoffCancel).known);
+    CHECK(size_of(MsgType::ExecHandoffCancel).size == 0);
+    CHECK(size_of(MsgType::ExecHandoffStored).size == 0);
     proto::FrameHeader h;
     h.type = static_cast<std::uint16_t>(MsgType::ExecHandoff);
     h.payload_size = sizeof(proto::ExecHandoff);
@@ -189,10 +189,11 @@ proto::ExecHandoff next_from_startup(bool flagged) {
 }  // namespace
 
 TEST_CASE("an exec before the new image took its handoff carries the first request on") {
-    ExecHandoffs t;
+    ExecHandoffStore t;
     t.store(100, 1000, 55, 9, good(), 0);
     t.closed(9);  // the first exec happened; its image has not said Hello
-    CHECK(t.store(100, 1000, 55, 10, next_from_startup(true), 1) == ExecHandoffs::Stored::Chained);
+    CHECK(t.store(100, 1000, 55, 10, next_from_startup(true), 1) ==
+          ExecHandoffStore::Stored::Chained);
     t.closed(10);
     auto got = t.take(100, 55, never_closed);
     REQUIRE(got);
@@ -206,7 +207,7 @@ TEST_CASE("an exec before the new image took its handoff carries the first reque
 
 TEST_CASE("no chain without the flag, before the first exec, or across modes") {
     SUBCASE("not flagged: the image asked for its policy itself") {
-        ExecHandoffs t;
+        ExecHandoffStore t;
         t.store(100, 1000, 55, 9, good(), 0);
         t.closed(9);
         t.store(100, 1000, 55, 10, next_from_startup(false), 1);
@@ -214,7 +215,7 @@ TEST_CASE("no chain without the flag, before the first exec, or across modes") {
         CHECK(t.take(100, 55, never_closed)->requested == Nodemask({2, 3}));
     }
     SUBCASE("the first exec had not happened (its connection still open)") {
-        ExecHandoffs t;
+        ExecHandoffStore t;
         t.store(100, 1000, 55, 9, good(), 0);
         t.store(100, 1000, 55, 10, next_from_startup(true), 1);
         t.closed(10);
@@ -223,6 +224,6 @@ TEST_CASE("no chain without the flag, before the first exec, or across modes") {
     SUBCASE("the start-up record is not of the mode the first exec left") {
         proto::ExecHandoff next = next_from_startup(true);
         next.mode = next.issued_mode = static_cast<std::uint16_t>(Mode::Bind);
-        CHECK_FALSE(chain_exec_handoffs(good(), next));
+        CHECK_FALSE(chain_exec_handoff(good(), next));
     }
 }

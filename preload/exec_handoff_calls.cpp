@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include "exec_guard.hpp"
+#include "exec_handoff_calls.hpp"
 
-#include <dlfcn.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -11,6 +10,7 @@
 #include "exec_handoff.hpp"
 #include "kernel_assist.hpp"
 #include "raw_syscall.hpp"
+#include "real_calls.hpp"
 #include "rebind_executor.hpp"
 #include "record_keeper.hpp"
 #include "reentrancy_guard.hpp"
@@ -30,47 +30,21 @@ struct ExecCall {
     int flags;
 };
 
-// The next definition, looked up when first needed: exec is never hot,
-// and a failed lookup falls back to the raw system call where there is one.
-template <typename Fn>
-Fn next_definition(const char* name) {
-    static Fn fn = nullptr;
-    Fn cur = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);
-    if (!cur) {
-        ReentrancyGuard guard;  // dlsym may allocate and come back to us
-        cur = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
-        __atomic_store_n(&fn, cur, __ATOMIC_RELEASE);
-    }
-    return cur;
-}
-
-using ExecveFn = int (*)(const char*, char* const*, char* const*);
-using FexecveFn = int (*)(int, char* const*, char* const*);
-using ExecveatFn = int (*)(int, const char*, char* const*, char* const*, int);
-
 int call_execve(void* p) {
     auto* c = static_cast<ExecCall*>(p);
-    if (auto fn = next_definition<ExecveFn>("execve")) return fn(c->path, c->argv, c->envp);
-    return static_cast<int>(libc_result(raw(SYS_execve, c->path, c->argv, c->envp)));
+    return real::execve(c->path, c->argv, c->envp);
 }
 int call_execvpe(void* p) {
     auto* c = static_cast<ExecCall*>(p);
-    if (auto fn = next_definition<ExecveFn>("execvpe")) return fn(c->path, c->argv, c->envp);
-    errno = ENOSYS;
-    return -1;
+    return real::execvpe(c->path, c->argv, c->envp);
 }
 int call_fexecve(void* p) {
     auto* c = static_cast<ExecCall*>(p);
-    if (auto fn = next_definition<FexecveFn>("fexecve")) return fn(c->dirfd, c->argv, c->envp);
-    errno = ENOSYS;
-    return -1;
+    return real::fexecve(c->dirfd, c->argv, c->envp);
 }
 int call_execveat(void* p) {
     auto* c = static_cast<ExecCall*>(p);
-    if (auto fn = next_definition<ExecveatFn>("execveat"))
-        return fn(c->dirfd, c->path, c->argv, c->envp, c->flags);
-    return static_cast<int>(
-        libc_result(raw(SYS_execveat, c->dirfd, c->path, c->argv, c->envp, c->flags)));
+    return real::execveat(c->dirfd, c->path, c->argv, c->envp, c->flags);
 }
 
 // The task policy is all an exec keeps of our records (the new image's

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Exec without a thread-rebind signal in flight.
+// The exec handoff's exec calls: exec without a thread-rebind signal in
+// flight, and with the task policy handed to the new image.
 //
 // The agent re-issues task policies by signalling each thread (see
 // thread_rebind.hpp). A signal that is pending when a thread calls execve
@@ -25,7 +26,7 @@
 
 namespace numakeep::preload {
 
-// The exec family, each through the guard; they return only on failure,
+// The exec family, each through run_exec(); they return only on failure,
 // with the real call's result and errno. execv, execvp and the execl forms
 // are built on these in shims.cpp exactly as glibc builds them.
 int on_execve(const char* path, char* const argv[], char* const envp[]);

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
 // The exec handoffs numakeepd holds (protocol.hpp, ExecHandoff): at most one
-// per pid, from the exec guard of a process about to exec until its new
-// image says Hello. Pure bookkeeping (no I/O, time passed in), so it is
-// unit-tested; numakeepd.cpp does the socket side.
+// per pid, from a process about to exec (preload/exec_handoff_calls.hpp)
+// until its new image says Hello. Pure bookkeeping (no I/O, time passed
+// in), so it is unit-tested; numakeepd.cpp does the socket side.
 //
 // An entry is keyed by pid and the process's start time (/proc field 22,
 // which exec keeps: de_thread() gives the exec'ing thread its leader's),
 // so a reused pid never inherits another process's handoff. It is handed
-// out only once its connection has closed without ExecCancel: the kernel
-// closes it (CLOEXEC) before the new image runs a single instruction, so
-// an open connection means the old image is still there (its own agent
-// reconnecting must not get it). It expires after a few seconds (a new
+// out only once its connection has closed without ExecHandoffCancel: the
+// kernel closes it (CLOEXEC) before the new image runs a single
+// instruction, so an open connection means the old image is still there
+// (its own agent reconnecting must not get it). It expires after a few seconds (a new
 // image that never registers: not preloaded, or static), when its process
 // is gone, and entries per uid are bounded like connections.
 #pragma once
@@ -34,16 +34,17 @@ struct PendingExec {
     uid_t uid = 0;
     std::uint64_t start_time = 0;
     HandoffConn conn = 0;    // 0 once the connection closed
-    bool exec_seen = false;  // closed without ExecCancel
+    bool exec_seen = false;  // closed without ExecHandoffCancel
     HandoffMillis stored_ms = 0;
     proto::ExecHandoff body;
 };
 
-class ExecHandoffs {
+class ExecHandoffStore {
   public:
     static constexpr HandoffMillis kDefaultTtlMs = 5000;
 
-    explicit ExecHandoffs(std::uint32_t max_per_uid = 1024, HandoffMillis ttl_ms = kDefaultTtlMs)
+    explicit ExecHandoffStore(std::uint32_t max_per_uid = 1024,
+                              HandoffMillis ttl_ms = kDefaultTtlMs)
         : max_per_uid_(max_per_uid), ttl_ms_(ttl_ms) {}
     void set_max_per_uid(std::uint32_t n) { max_per_uid_ = n; }
 
@@ -51,11 +52,11 @@ class ExecHandoffs {
     // A handoff from `conn` (peer pid/uid from SO_PEERCRED). It replaces the
     // pid's entry (the old one's connection no longer counts for it), and
     // carries its request on when the entry's exec happened and this one
-    // continues it (chain_exec_handoffs); a new entry over the uid's bound
+    // continues it (chain_exec_handoff); a new entry over the uid's bound
     // is refused.
     Stored store(pid_t pid, uid_t uid, std::uint64_t start_time, HandoffConn conn,
                  const proto::ExecHandoff& body, HandoffMillis now);
-    // ExecCancel on `conn`: its entry goes.
+    // ExecHandoffCancel on `conn`: its entry goes.
     void cancel(HandoffConn conn);
     // `conn` closed: its entry now waits for the new image.
     void closed(HandoffConn conn);

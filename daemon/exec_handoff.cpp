@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "exec_handoffs.hpp"
+#include "exec_handoff.hpp"
 
 #include <vector>
 
@@ -7,9 +7,9 @@
 
 namespace numakeep::daemon {
 
-ExecHandoffs::Stored ExecHandoffs::store(pid_t pid, uid_t uid, std::uint64_t start_time,
-                                         HandoffConn conn, const proto::ExecHandoff& body,
-                                         HandoffMillis now) {
+ExecHandoffStore::Stored ExecHandoffStore::store(pid_t pid, uid_t uid, std::uint64_t start_time,
+                                                 HandoffConn conn, const proto::ExecHandoff& body,
+                                                 HandoffMillis now) {
     auto prev = by_pid_.find(pid);
     bool replaced = prev != by_pid_.end();
     proto::ExecHandoff kept = body;
@@ -18,7 +18,7 @@ ExecHandoffs::Stored ExecHandoffs::store(pid_t pid, uid_t uid, std::uint64_t sta
         // Its image execs again before it took the handoff of the exec that
         // started it: carry that request on when this one continues it.
         if (prev->second.exec_seen && prev->second.start_time == start_time) {
-            if (auto c = chain_exec_handoffs(prev->second.body, body)) {
+            if (auto c = chain_exec_handoff(prev->second.body, body)) {
                 kept = *c;
                 chained = true;
             }
@@ -40,13 +40,13 @@ ExecHandoffs::Stored ExecHandoffs::store(pid_t pid, uid_t uid, std::uint64_t sta
     return chained ? Stored::Chained : replaced ? Stored::Replaced : Stored::Added;
 }
 
-void ExecHandoffs::cancel(HandoffConn conn) {
+void ExecHandoffStore::cancel(HandoffConn conn) {
     auto it = by_conn_.find(conn);
     if (it == by_conn_.end()) return;
     erase(it->second);
 }
 
-void ExecHandoffs::closed(HandoffConn conn) {
+void ExecHandoffStore::closed(HandoffConn conn) {
     auto it = by_conn_.find(conn);
     if (it == by_conn_.end()) return;
     auto e = by_pid_.find(it->second);
@@ -56,7 +56,7 @@ void ExecHandoffs::closed(HandoffConn conn) {
     e->second.exec_seen = true;
 }
 
-std::optional<proto::ExecHandoff> ExecHandoffs::take(
+std::optional<proto::ExecHandoff> ExecHandoffStore::take(
     pid_t pid, std::uint64_t start_time, const std::function<bool(HandoffConn)>& closed_now) {
     auto it = by_pid_.find(pid);
     if (it == by_pid_.end()) return std::nullopt;
@@ -72,8 +72,8 @@ std::optional<proto::ExecHandoff> ExecHandoffs::take(
     return body;
 }
 
-std::size_t ExecHandoffs::expire(HandoffMillis now,
-                                 const std::function<bool(pid_t, std::uint64_t)>& alive) {
+std::size_t ExecHandoffStore::expire(HandoffMillis now,
+                                     const std::function<bool(pid_t, std::uint64_t)>& alive) {
     std::vector<pid_t> gone;
     for (const auto& [pid, e] : by_pid_)
         if (now - e.stored_ms >= ttl_ms_ || !alive(pid, e.start_time)) gone.push_back(pid);
@@ -81,17 +81,17 @@ std::size_t ExecHandoffs::expire(HandoffMillis now,
     return gone.size();
 }
 
-const PendingExec* ExecHandoffs::find(pid_t pid) const {
+const PendingExec* ExecHandoffStore::find(pid_t pid) const {
     auto it = by_pid_.find(pid);
     return it == by_pid_.end() ? nullptr : &it->second;
 }
 
-std::uint32_t ExecHandoffs::count_for(uid_t uid) const {
+std::uint32_t ExecHandoffStore::count_for(uid_t uid) const {
     auto it = per_uid_.find(uid);
     return it == per_uid_.end() ? 0 : it->second;
 }
 
-void ExecHandoffs::erase(pid_t pid) {
+void ExecHandoffStore::erase(pid_t pid) {
     auto it = by_pid_.find(pid);
     if (it == by_pid_.end()) return;
     if (it->second.conn != 0) by_conn_.erase(it->second.conn);
