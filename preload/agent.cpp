@@ -6,11 +6,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/inotify.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "daemon_connection.hpp"
 #include "daemon_frames.hpp"
 #include "exec_handoff.hpp"
 #include "kernel_assist.hpp"
@@ -45,54 +43,6 @@ constexpr std::size_t kAgentStack = 256 * 1024;
 // that never asks for anything must not get a thread for that probe.
 std::atomic<bool> g_may_start{false};
 std::atomic<bool> g_start_failed{false};
-
-// A descriptor of ours and the identity it had when we opened it.
-struct OwnedFd {
-    int fd = -1;
-    dev_t dev = 0;
-    ino_t ino = 0;
-
-    bool adopt(int raw_fd) {
-        fd = move_high(raw_fd);
-        struct stat st {};
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            forget();
-            return false;
-        }
-        dev = st.st_dev;
-        ino = st.st_ino;
-        return true;
-    }
-    // True while the number still names what we opened.
-    bool still_ours() const {
-        if (fd < 0) return false;
-        struct stat st {};
-        return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
-    }
-    // Closes it when it is still ours; otherwise the program owns the
-    // number now and we only forget it.
-    void release() {
-        if (still_ours()) close(fd);
-        forget();
-    }
-    void forget() { fd = -1; }
-
-    // F_DUPFD_CLOEXEC to the top of the descriptor table, out of the way of
-    // programs that assume small numbers are theirs.
-    static int move_high(int raw_fd) {
-        if (raw_fd < 0) return -1;
-        rlimit rl{};
-        long top = 1024;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-            static_cast<long>(rl.rlim_cur) < top)
-            top = static_cast<long>(rl.rlim_cur);
-        int base = static_cast<int>(top > 64 ? top - 32 : 3);
-        int high = fcntl(raw_fd, F_DUPFD_CLOEXEC, base);
-        if (high < 0) return raw_fd;  // table full up there: keep the low one
-        close(raw_fd);
-        return high;
-    }
-};
 
 OwnedFd g_conn;
 OwnedFd g_watch;
@@ -188,19 +138,6 @@ DaemonFrame recv_frame(unsigned char* payload, int header_timeout_ms) {
     return f;
 }
 
-enum class ConnectResult { Connected, NoDaemon, Retry };
-
-// The peer must be the daemon's uid, and so must the socket file: a socket
-// planted by anyone else is never obeyed.
-bool peer_trusted(int fd) {
-    const std::uint32_t uid = config().daemon_uid;
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != uid) return false;
-    struct stat st {};
-    return stat(config().socket_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == uid;
-}
-
 proto::Hello make_hello() {
     proto::Hello hello;
     hello.pid = static_cast<std::int32_t>(raw(SYS_getpid));
@@ -221,28 +158,7 @@ proto::Hello make_hello() {
 }
 
 ConnectResult try_connect() {
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return ConnectResult::Retry;
-    if (!g_conn.adopt(s)) return ConnectResult::Retry;
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, config().socket_path, sizeof addr.sun_path - 1);
-    int r;
-    do {
-        r = connect(g_conn.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        int err = errno;
-        g_conn.release();
-        return err == ENOENT || err == ECONNREFUSED || err == ENOTDIR ? ConnectResult::NoDaemon
-                                                                      : ConnectResult::Retry;
-    }
-    if (!peer_trusted(g_conn.fd)) {
-        report_failure(Failure::PeerNotTrusted,
-                       "the socket's owner is not the daemon's uid; not obeying it");
-        g_conn.release();
-        return ConnectResult::NoDaemon;
-    }
+    if (ConnectResult r = connect_daemon(g_conn, 0); r != ConnectResult::Connected) return r;
     if (!send_frame(proto::MsgType::Hello, ++g_seq, make_hello())) {
         g_conn.release();
         return ConnectResult::Retry;

@@ -3,14 +3,11 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
+#include "daemon_connection.hpp"
 #include "numakeep/exec_handoff.hpp"
 #include "numakeep/issue_plan.hpp"
 #include "raw_syscall.hpp"
@@ -34,9 +31,10 @@ struct StartupRecord {
 };
 constinit StartupRecord g_startup;
 
-// The handoff connection's identity, checked before the cancel is written:
-// a thread of the program may have closed the number and reused it.
-constinit ino_t g_conn_ino = 0;
+// The handoff connection, open across the exec (record lock held). Its
+// identity is checked before the cancel is written: a thread of the
+// program may have closed the number and reused it.
+constinit OwnedFd g_conn;
 
 bool send_whole(int fd, const void* buf, std::size_t len) {
     ssize_t n;
@@ -46,36 +44,13 @@ bool send_whole(int fd, const void* buf, std::size_t len) {
     return n == static_cast<ssize_t>(len);  // a fresh socket's buffer holds a frame
 }
 
-int connect_daemon() {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return -1;
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, config().socket_path, sizeof addr.sun_path - 1);
-    int r;
-    do {
-        r = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    } while (r < 0 && errno == EINTR);
-    // A unix socket connects at once or not at all (EAGAIN: backlog full).
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    struct stat st {};
-    if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        cred.uid != config().daemon_uid || fstat(fd, &st) != 0) {
-        close(fd);
-        return -1;
-    }
-    g_conn_ino = st.st_ino;
-    return fd;
-}
-
 }  // namespace
 
 int exec_handoff_begin() {
     ErrnoKeeper keep_errno;
     ThreadRecord* tr = own_thread_record(false);
     if (!tr || !tr->has_policy) return -1;
-    // Only what the exec guard re-issues for the exec is handed over.
+    // Only what run_exec() re-issues for the exec is handed over.
     const Nodemask mems = current_mems();
     if (!plan_before_exec(tr->rec, mems, config().semantics).needed) return -1;
     int kmode = 0;
@@ -89,12 +64,12 @@ int exec_handoff_begin() {
     // not have arrived yet, and the daemon can carry that one on instead.
     if (g_startup.tr == tr && tr->rec.request == g_startup.request)
         h.handoff_flags |= proto::kExecHandoffFromStartup;
-    int fd = connect_daemon();
-    if (fd < 0) return -1;
+    if (connect_daemon(g_conn, SOCK_NONBLOCK) != ConnectResult::Connected) return -1;
+    const int fd = g_conn.fd;
     unsigned char buf[sizeof(proto::FrameHeader) + sizeof h];
     std::size_t n = proto::encode(proto::MsgType::ExecHandoff, 1, h, buf);
     if (!send_whole(fd, buf, n)) {
-        close(fd);
+        g_conn.release();
         return -1;
     }
     // ExecHandoffStored (or an Error, or a hang-up): either way the daemon is
@@ -113,14 +88,16 @@ int exec_handoff_begin() {
 }
 
 void exec_handoff_cancel(int fd) {
-    if (fd < 0) return;
+    if (fd < 0 || fd != g_conn.fd) return;
     ErrnoKeeper keep_errno;
-    struct stat st {};
-    if (fstat(fd, &st) != 0 || st.st_ino != g_conn_ino || !S_ISSOCK(st.st_mode)) return;
+    if (!g_conn.still_ours()) {
+        g_conn.forget();
+        return;
+    }
     unsigned char buf[sizeof(proto::FrameHeader)];
     std::size_t n = proto::encode(proto::MsgType::ExecHandoffCancel, 2, proto::Empty{}, buf);
     send_whole(fd, buf, n);
-    close(fd);
+    g_conn.release();
 }
 
 void note_startup_policy(ThreadRecord* tr, int kernel_mode) {

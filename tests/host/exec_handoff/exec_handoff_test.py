@@ -22,13 +22,21 @@
 #            not the remnant the kernel left (0); also after two execs in a
 #            row (the middle image's handoff chained). An exec that fails keeps
 #            the program's result and errno, and its handoff is cancelled.
+#   trust    the same program against a socket this script serves and never
+#            answers: owned by the daemon's uid, the exec sends its handoff
+#            there; the socket file given to another uid (the peer still
+#            the daemon's uid), neither the exec nor the agent sends a byte
+#            and the runtime says it does not obey it (one connection path,
+#            daemon_connection.hpp, for both).
 import json
 import os
+import selectors
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common"))
@@ -253,12 +261,91 @@ def case_programs(d, tmp):
     p.wait(timeout=10)
 
 
+def serve_silently(path, ready, stop, got):
+    """Listens on `path`, accepts everyone, answers nothing; `got` gets
+    the bytes each connection sent."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(16)
+    srv.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(srv, selectors.EVENT_READ)
+    conns = {}
+    ready.set()
+    while not stop.is_set():
+        for key, _ in sel.select(0.05):
+            if key.fileobj is srv:
+                c, _ = srv.accept()
+                c.setblocking(False)
+                conns[c] = b""
+                sel.register(c, selectors.EVENT_READ)
+                continue
+            c = key.fileobj
+            try:
+                b = c.recv(65536)
+            except (BlockingIOError, ConnectionResetError):
+                b = b""
+            if b:
+                conns[c] += b
+            else:
+                sel.unregister(c)
+    for c in conns:
+        c.close()
+    srv.close()
+    got.extend(conns.values())
+
+
+def run_against(tmp, owner):
+    """The exec program against a silent socket whose file `owner` owns:
+    (what each connection sent, the program's stderr)."""
+    fake_dir = os.path.join(tmp, f"fake-{owner}")
+    os.mkdir(fake_dir)
+    path = os.path.join(fake_dir, "numakeepd.sock")
+    ready, stop, got = threading.Event(), threading.Event(), []
+    t = threading.Thread(target=serve_silently, args=(path, ready, stop, got))
+    t.start()
+    ready.wait(5)
+    os.chown(path, owner, owner)
+    release = os.path.join(fake_dir, "release")
+    prefix = os.environ.get("NUMAKEEP_TEST_PRELOAD_PREFIX", "")
+    preload = f"{prefix}:{LIBNUMAKEEP}" if prefix else LIBNUMAKEEP
+    env = dict(os.environ, LD_PRELOAD=preload, NUMAKEEP_SOCKET=path, NUMAKEEP_DEBUG="1")
+    p = subprocess.Popen([PROG, "exec", "0,1", release], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    p.stdout.readline()  # "ready PID": the exec is done
+    time.sleep(0.3)      # the new image's agent tries too
+    open(release, "w").close()
+    _, err = p.communicate(timeout=20)
+    stop.set()
+    t.join()
+    return got, err
+
+
+def first_types(got):
+    return sorted(struct.unpack("<IHHII", b[:16])[2] for b in got if len(b) >= 16)
+
+
+def case_trust(tmp):
+    if os.geteuid() != 0:
+        print("trust: skipped (giving a socket to another uid needs root)")
+        return
+    got, _ = run_against(tmp, 0)
+    check(T_EXEC_HANDOFF in first_types(got),
+          f"a socket the daemon's uid owns gets the exec's handoff (first frames {first_types(got)})")
+    got, err = run_against(tmp, 65534)
+    check(got and all(b == b"" for b in got),
+          f"a socket file another uid owns: the runtime connected and sent nothing "
+          f"({[len(b) for b in got]} bytes a connection)")
+    check("not obeying" in err, f"the runtime says it does not obey that socket ({err.strip()!r})")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="numakeep-exec-handoff-")
     d = PrivateDaemon(NUMAKEEPD, tmp, log_level="debug")
     try:
         case_wire(d)
         case_programs(d, tmp)
+        case_trust(tmp)
     finally:
         d.stop()
     if failed():
