@@ -12,9 +12,16 @@
 #if NUMAKEEP_HAVE_SYSTEMD
 #include <spdlog/sinks/systemd_sink.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+#include <syslog.h>
 #endif
 
 namespace numakeep::daemon {
+
+namespace {
+// Set by setup_logging when the journal is the log.
+bool logging_to_journal = false;
+}  // namespace
 
 void setup_logging() {
     std::shared_ptr<spdlog::logger> logger;
@@ -24,6 +31,7 @@ void setup_logging() {
         auto sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("numakeepd");
         logger = std::make_shared<spdlog::logger>("numakeepd", sink);
         logger->set_pattern("%v");
+        logging_to_journal = true;
     }
 #endif
     if (!logger) {
@@ -37,6 +45,28 @@ void setup_logging() {
 
 void set_log_level(LogLevel level) {
     spdlog::set_level(static_cast<spdlog::level::level_enum>(static_cast<int>(level)));
+}
+
+void log_process(spdlog::level::level_enum level, const ProcessFields& fields,
+                 const std::string& message) {
+    if (!spdlog::should_log(level)) return;
+#if NUMAKEEP_HAVE_SYSTEMD
+    if (logging_to_journal) {
+        // The priorities spdlog's systemd_sink gives the same levels.
+        int priority = level >= spdlog::level::critical ? LOG_CRIT
+                       : level == spdlog::level::err    ? LOG_ERR
+                       : level == spdlog::level::warn   ? LOG_WARNING
+                       : level == spdlog::level::info   ? LOG_INFO
+                                                        : LOG_DEBUG;
+        sd_journal_send("MESSAGE=%s", message.c_str(), "PRIORITY=%d", priority,
+                        "SYSLOG_IDENTIFIER=numakeepd", "NUMAKEEP_PID=%d", fields.pid,
+                        "NUMAKEEP_CGROUP=%.*s", static_cast<int>(fields.cgroup.size()),
+                        fields.cgroup.data(), "NUMAKEEP_MEMS=%.*s",
+                        static_cast<int>(fields.mems.size()), fields.mems.data(), nullptr);
+        return;
+    }
+#endif
+    spdlog::log(level, "{}", message);
 }
 
 #if NUMAKEEP_HAVE_SYSTEMD

@@ -356,14 +356,17 @@ bool Numakeepd::on_rebind_done(Connection& c, const proto::RebindDone& done) {
     counters_.ranges_dropped += done.ranges_dropped;
     counters_.errors += done.errors;
     auto level = done.errors ? spdlog::level::warn : spdlog::level::info;
-    spdlog::log(level,
-                "rebind pid {} ({}) cgroup {} mems {} -> {}: {} ranges re-bound, {} dropped, {} "
-                "checked, {} threads, {} errors{}{}, {:.2f} ms in the process, {} ms round trip",
-                p->pid, p->comm, p->cgroup, out.old_mems.to_string(), out.new_mems.to_string(),
-                done.ranges_rebound, done.ranges_dropped, done.ranges_checked, done.threads_rebound,
-                done.errors, done.first_errno ? " (first: " : "",
-                done.first_errno ? std::string(std::strerror(done.first_errno)) + ")" : "",
-                static_cast<double>(done.duration_ns) / 1e6, out.round_trip_ms);
+    std::string mems = out.new_mems.to_string();
+    log_process(
+        level, {p->pid, p->cgroup, mems},
+        fmt::format(
+            "rebind pid {} ({}) cgroup {} mems {} -> {}: {} ranges re-bound, {} dropped, {} "
+            "checked, {} threads, {} errors{}{}, {:.2f} ms in the process, {} ms round trip",
+            p->pid, p->comm, p->cgroup, out.old_mems.to_string(), mems, done.ranges_rebound,
+            done.ranges_dropped, done.ranges_checked, done.threads_rebound, done.errors,
+            done.first_errno ? " (first: " : "",
+            done.first_errno ? std::string(std::strerror(done.first_errno)) + ")" : "",
+            static_cast<double>(done.duration_ns) / 1e6, out.round_trip_ms));
     pump();
     return true;
 }
