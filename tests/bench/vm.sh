@@ -6,26 +6,52 @@
 # vm.kernel_write_ms), the same with the stand-in agent, the bare mbind
 # floor, event-to-command latency, and the daemon's idle CPU with 1,000
 # registered processes. Figures on stdout, the guest's chatter on stderr.
+#
+# Every figure twice: on Debian 12's 6.1 kernel under its own name, and on
+# Debian 13's 6.12 with the suffix .6_12 (vm.rebind_vs_bare.6_12). Then the
+# boot to the command, from QEMU's start to the command's start:
+# vm.boot_busybox_s (busybox as /init), vm.boot_systemd_s (a full Debian 12
+# with systemd as PID 1, tools/vm --os bookworm), each .6_12 on Debian 13.
 set -uo pipefail
 : "${NUMAKEEP_BUILD:?tools/bench sets NUMAKEEP_BUILD}"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 590 -- nk-bench-vm >"$out" 2>&1
-rc=$?
-grep -v '^vm\.' "$out" >&2
-grep '^vm\.' "$out"
+rc=0
 
-# Kernel assistance's window, its own guest run: nk-bench-window
-# (tests/vm/assist/bench_window.cpp) under a numakeepd, once re-issuing and
-# once kernel-assisted: vm.window_{reissue,assisted}_ms and
-# vm.misplaced_pages_{reissue,assisted}.
-tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 300 -- sh -c '
-    s=/run/nk-window/numakeepd.sock
-    numakeepd --socket $s --foreground 2>/dev/null &
-    i=0; while [ ! -S $s ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    NUMAKEEP_SOCKET=$s nk-bench-window' >"$out" 2>&1
-rc_window=$?
-grep -v '^vm\.' "$out" >&2
-grep '^vm\.' "$out"
-[ "$rc" -eq 0 ] && rc=$rc_window
+# figures SUFFIX: the guest's figures on stdout, renamed NAME.SUFFIX.
+figures() {
+    grep -v '^vm\.' "$out" >&2
+    grep '^vm\.' "$out" | awk -v sfx="$1" '{ if (sfx != "") $1 = $1 "." sfx; print }'
+}
+
+for kernel in 6.1 6.12; do
+    suffix=
+    [ "$kernel" = 6.1 ] || suffix=${kernel//./_}
+    NUMAKEEP_VM_KERNEL=$kernel tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 590 -- nk-bench-vm \
+        >"$out" 2>&1 || rc=1
+    figures "$suffix"
+
+    # Kernel assistance's window, its own guest run: nk-bench-window
+    # (tests/vm/assist/bench_window.cpp) under a numakeepd, once re-issuing
+    # and once kernel-assisted: vm.window_{reissue,assisted}_ms and
+    # vm.misplaced_pages_{reissue,assisted}.
+    NUMAKEEP_VM_KERNEL=$kernel tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 300 -- sh -c '
+        s=/run/nk-window/numakeepd.sock
+        numakeepd --socket $s --foreground 2>/dev/null &
+        i=0; while [ ! -S $s ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        NUMAKEEP_SOCKET=$s nk-bench-window' >"$out" 2>&1 || rc=1
+    figures "$suffix"
+done
+
+# boot_s NAME OS: seconds from the packed initramfs (QEMU starts) to the
+# guest's READY (the command starts), from tools/vm --verbose's timings.
+boot_s() {
+    tools/vm --build "$NUMAKEEP_BUILD" --no-build --verbose --os "$2" -- true >"$out" 2>&1 || { rc=1; return; }
+    awk -v name="$1" '/initramfs packed/ { packed = $2 } / guest ready$/ { ready = $2 }
+        END { if (ready == "") exit 1; printf "%s %.1f s\n", name, ready - packed }' "$out" || rc=1
+}
+boot_s vm.boot_busybox_s busybox
+NUMAKEEP_VM_KERNEL=6.12 boot_s vm.boot_busybox_s.6_12 busybox
+boot_s vm.boot_systemd_s bookworm
+boot_s vm.boot_systemd_s.6_12 trixie
 exit $rc

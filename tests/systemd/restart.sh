@@ -11,7 +11,7 @@ unit=nk-many.service
 n=20
 systemd-run --quiet --unit=$unit -p AllowedMemoryNodes=0-3 -p Environment=LD_PRELOAD=$NUMAKEEP_PRELOAD \
     sh -c "for i in \$(seq $n); do numactl --interleave=all nk-hold-vm /run/nk-stop & done; wait"
-programs() { pgrep -f 'nk-hold-vm /run/nk-stop' | sort -n; }
+programs() { pgrep -x nk-hold-vm | sort -n; }
 all_registered() { [ "$(numakeep ps 2>/dev/null | grep -c nk-hold-vm)" -eq $n ]; }
 wait_for 300 all_registered
 check $? "numakeep ps lists the $n programs of $unit"
@@ -24,9 +24,13 @@ systemctl set-property --runtime $unit AllowedMemoryNodes=0-1
 wait_for 100 all_on 0-1
 check $? "AllowedMemoryNodes=0-1: every program on interleave:0-1"
 
+# The change lands while numakeepd stops and starts again: the agents
+# reconnect through the socket systemd holds, and the new numakeepd
+# re-issues against the mems of now.
+systemctl restart --no-block numakeepd.service
 systemctl set-property --runtime $unit AllowedMemoryNodes=0-3
-systemctl restart numakeepd.service
-check $([ "$(systemctl is-active numakeepd.service)" = active ]; echo $?) "numakeepd restarted in the middle of the rebind"
+wait_for 100 systemctl is-active --quiet numakeepd.service
+check $? "numakeepd restarted around the change ($(systemctl show -P NRestarts,InvocationID numakeepd.service | tr '\n' ' '))"
 wait_for 200 all_on 0-3
 check $? "AllowedMemoryNodes=0-3 across the restart: every program on interleave:0-3 (after $((waited * 100)) ms)"
 [ "$failures" -gt 0 ] && for p in $pids; do echo "pid $p: $(task_policy $p)"; done
