@@ -7,7 +7,8 @@
 # lists the program; after `systemctl set-property --runtime UNIT
 # AllowedMemoryNodes=0-1` the rebind line is in `journalctl -u numakeepd`
 # with the fields a reader filters on (NUMAKEEP_PID, NUMAKEEP_CGROUP,
-# NUMAKEEP_MEMS).
+# NUMAKEEP_MEMS). numakeepd runs as shipped: no drop-in loosens its
+# hardening, and `systemd-analyze security` reports its exposure.
 . /case-lib.sh
 unit=nk-first.service
 
@@ -25,6 +26,18 @@ check $([ "$(systemctl show -P Type numakeepd.service)" = notify ]; echo $?) "nu
 status_text=$(systemctl show -P StatusText numakeepd.service)
 check $([ -n "$status_text" ]; echo $?) "numakeepd told systemd its status: '$status_text'"
 systemctl status --no-pager numakeepd.service
+
+dropins=$(systemctl show -P DropInPaths numakeepd.service)
+check $([ -z "$dropins" ]; echo $?) "numakeepd.service runs as shipped (drop-ins: '${dropins:-none}')"
+hardening=$(systemctl show -p NoNewPrivileges,ProtectSystem,PrivateNetwork,RestrictAddressFamilies,CapabilityBoundingSet \
+    numakeepd.service | tr '\n' ' ')
+in_force=0
+for want in NoNewPrivileges=yes ProtectSystem=strict PrivateNetwork=yes RestrictAddressFamilies=AF_UNIX \
+    CapabilityBoundingSet=; do
+    case " $hardening" in *" $want "*) ;; *) in_force=1 ;; esac
+done
+check $in_force "the shipped hardening is in force: $hardening"
+systemd-analyze security --no-pager numakeepd.service | tail -1
 
 in_ps() { numakeep ps 2>/dev/null | grep -q "^ *$pid "; }
 wait_for 100 in_ps
