@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "numakeep/proc_stat.hpp"
 #include "proc_parsers.hpp"
 
 namespace numakeep::daemon {
@@ -77,7 +78,7 @@ std::optional<Nodemask> proc_mems_allowed(pid_t pid) {
 
 std::optional<std::uint64_t> proc_start_time(pid_t pid) {
     auto text = read_small_file(proc_path(pid, "stat"));
-    return text ? parse_stat_start_time(*text) : std::nullopt;
+    return text ? stat_start_time(*text) : std::nullopt;
 }
 
 std::optional<std::string> proc_comm(pid_t pid) {

@@ -86,25 +86,6 @@ std::optional<Nodemask> parse_mems_allowed_list(std::string_view status) {
     return parse_node_list(*v);
 }
 
-std::optional<std::uint64_t> parse_stat_start_time(std::string_view stat) {
-    std::size_t close = stat.rfind(')');
-    if (close == std::string_view::npos) return std::nullopt;
-    std::string_view rest = stat.substr(close + 1);
-    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-    // rest starts at field 3 (state); starttime is field 22: skip 19 fields.
-    for (int field = 3; field < 22; ++field) {
-        std::size_t sp = rest.find(' ');
-        if (sp == std::string_view::npos) return std::nullopt;
-        rest.remove_prefix(sp + 1);
-        while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-    }
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), v);
-    if (ec != std::errc{} || p == rest.data()) return std::nullopt;
-    if (p != rest.data() + rest.size() && *p != ' ' && *p != '\n') return std::nullopt;
-    return v;
-}
-
 std::optional<std::string> parse_stat_comm(std::string_view stat) {
     std::size_t open = stat.find('(');
     std::size_t close = stat.rfind(')');

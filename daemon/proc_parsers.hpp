@@ -28,11 +28,6 @@ std::optional<std::string> parse_proc_cgroup(std::string_view text);
 // fs/proc/array.c via cpuset_task_status_allowed).
 std::optional<Nodemask> parse_mems_allowed_list(std::string_view status);
 
-// Field 22 of /proc/PID/stat, starttime in clock ticks since boot
-// (do_task_stat). The comm field (2) may hold spaces and ')': parsing starts
-// after the last ')'.
-std::optional<std::uint64_t> parse_stat_start_time(std::string_view stat);
-
 // The comm (field 2) of /proc/PID/stat, without its parentheses.
 std::optional<std::string> parse_stat_comm(std::string_view stat);
 

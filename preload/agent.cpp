@@ -19,6 +19,7 @@
 #include "daemon_frames.hpp"
 #include "exec_handoff.hpp"
 #include "kernel_assist.hpp"
+#include "numakeep/proc_stat.hpp"
 #include "numakeep/protocol.hpp"
 #include "raw_syscall.hpp"
 #include "real_calls.hpp"
@@ -53,19 +54,10 @@ std::uint64_t read_start_time() {
     int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     char buf[1024];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+    ssize_t n = read(fd, buf, sizeof buf);
     close(fd);
     if (n <= 0) return 0;
-    buf[n] = '\0';
-    char* p = std::strrchr(buf, ')');
-    if (!p) return 0;
-    // Fields after the comm: state is field 3, starttime field 22.
-    int field = 2;
-    for (; *p && field < 22; ++p)
-        if (*p == ' ') ++field;
-    std::uint64_t v = 0;
-    while (*p >= '0' && *p <= '9') v = v * 10 + static_cast<std::uint64_t>(*p++ - '0');
-    return v;
+    return stat_start_time(std::string_view(buf, static_cast<std::size_t>(n))).value_or(0);
 }
 
 void sleep_ms(int ms) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "numakeep/proc_stat.hpp"
 #include "numakeep/protocol.hpp"
 
 namespace numakeep::testing {
@@ -144,14 +145,9 @@ inline std::uint64_t self_start_time() {
     FILE* f = std::fopen("/proc/self/stat", "r");
     if (!f) return 0;
     char buf[1024];
-    std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::size_t n = std::fread(buf, 1, sizeof buf, f);
     std::fclose(f);
-    buf[n] = '\0';
-    const char* p = std::strrchr(buf, ')');
-    if (!p) return 0;
-    // p is at ')'; each step finds the space before the next field.
-    for (int field = 2; field < 22 && p; ++field) p = std::strchr(p + 1, ' ');
-    return p ? std::strtoull(p + 1, nullptr, 10) : 0;
+    return stat_start_time(std::string_view(buf, n)).value_or(0);
 }
 
 }  // namespace numakeep::testing

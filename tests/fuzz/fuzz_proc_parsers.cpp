@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "numakeep/proc_stat.hpp"
 #include "proc_parsers.hpp"
 
 using namespace numakeep;
@@ -53,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_cgroup_path(*cg);
     }
 
-    (void)parse_stat_start_time(text);
+    (void)stat_start_time(text);
     if (auto comm = parse_stat_comm(text)) {
         require(comm->size() < size);
         require(text.find("(" + *comm + ")") != std::string_view::npos);

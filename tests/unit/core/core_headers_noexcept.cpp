@@ -8,6 +8,7 @@
 #include "numakeep/nodemask.hpp"
 #include "numakeep/placement.hpp"
 #include "numakeep/policy.hpp"
+#include "numakeep/proc_stat.hpp"
 #include "numakeep/rebind.hpp"
 
 namespace numakeep {
@@ -19,6 +20,7 @@ ParseResult core_headers_noexcept_probe(std::string_view text, const Nodemask& a
     (void)plan_before_exec(rec, r.nodes, Semantics::Intent);
     (void)assisted_as_plain(rec, 0, r.nodes, allowed);
     (void)rebind_nodes(Request{}, allowed, r.nodes, Semantics::Intent);
+    (void)stat_start_time(text);
     return r.ok ? r : parse_kernel_nodelist(text);
 }
 }  // namespace numakeep

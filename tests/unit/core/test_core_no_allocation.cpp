@@ -10,6 +10,7 @@
 
 #include "numakeep/node_mapping.hpp"
 #include "numakeep/nodelist.hpp"
+#include "numakeep/proc_stat.hpp"
 #include "numakeep/issue_plan.hpp"
 #include "numakeep/rebind.hpp"
 
@@ -63,6 +64,9 @@ TEST_CASE("the core allocates nothing") {
     KernelPolicy pol;
     sink = sink + kernel_create(req, m0, pol);
     kernel_rebind(pol, m1);
+    sink = sink + static_cast<unsigned>(
+                      stat_start_time("1 (a) b) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 0\n")
+                          .value_or(0));
     sink = sink + kernel_readback(pol).nodes.count();
     CHECK(g_allocations.load() == before);
     CHECK(sink > 0);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <doctest/doctest.h>
 
+#include "numakeep/proc_stat.hpp"
 #include "proc_parsers.hpp"
 
 using namespace numakeep;
@@ -54,15 +55,18 @@ TEST_CASE("/proc/PID/stat: start time and comm, even with ') ' in comm") {
     const char* plain =
         "1234 (cat) R 1 1234 1234 0 -1 4194304 97 0 0 0 0 0 0 0 20 0 1 0 5678 5877760 "
         "226 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
-    CHECK(parse_stat_start_time(plain) == 5678u);
+    CHECK(stat_start_time(plain) == 5678u);
+    CHECK(stat_field(plain, kStatUtime) == 0u);
+    CHECK(stat_field(plain, 4) == 1u);
+    CHECK_FALSE(stat_field(plain, 3));  // the state is a letter
     CHECK(parse_stat_comm(plain) == "cat");
     const char* evil =
         "99 (a) b ) c) S 1 99 99 0 -1 4194304 97 0 0 0 0 0 0 0 20 0 1 0 424242 5877760 226\n";
-    CHECK(parse_stat_start_time(evil) == 424242u);
+    CHECK(stat_start_time(evil) == 424242u);
     CHECK(parse_stat_comm(evil) == "a) b ) c");
-    CHECK_FALSE(parse_stat_start_time("1234 (cat) R 1 2 3\n"));
-    CHECK_FALSE(parse_stat_start_time("no parens at all"));
-    CHECK_FALSE(parse_stat_start_time("1 (x) R 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12x 0\n"));
+    CHECK_FALSE(stat_start_time("1234 (cat) R 1 2 3\n"));
+    CHECK_FALSE(stat_start_time("no parens at all"));
+    CHECK_FALSE(stat_start_time("1 (x) R 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12x 0\n"));
     CHECK_FALSE(parse_stat_comm("1 x) (y"));
 }
 
