@@ -340,9 +340,14 @@ void agent_start_when_needed() {
     if (!g_agent_started.compare_exchange_strong(expected, true)) return;
     // All signals blocked: the program's signals go to its own threads (a
     // sigwait thread keeps getting them), never to ours.
+    // (Inside the runtime: the rebind signal is blocked too, as the mask
+    // shims leave it for the runtime's own calls.)
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    {
+        ReentrancyGuard inside;
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -358,7 +363,10 @@ void agent_start_when_needed() {
     int r = real::pthread_create(&thread, &attr, agent_main, nullptr);
 #endif
     pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    {
+        ReentrancyGuard inside;
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
     if (r != 0) {
         g_agent_started.store(false);
         g_start_failed.store(true);

@@ -12,11 +12,13 @@
 #include "agent.hpp"
 #include "kernel_assist.hpp"
 #include "raw_syscall.hpp"
+#include "rebind_signal.hpp"
 #include "real_calls.hpp"
 #include "rebind_executor.hpp"
 #include "record_keeper.hpp"
 #include "record_ops.hpp"
 #include "reentrancy_guard.hpp"
+#include "thread_rebind.hpp"
 #include "runtime.hpp"
 
 namespace numakeep::preload {
@@ -128,6 +130,7 @@ long on_set_mempolicy(Via via, int mode, const unsigned long* nodemask, unsigned
             const bool assist = assist_prepare(mode);
             remember = record_set_mempolicy(mode, nodemask, maxnode);
             if (remember && assist) assist_own_thread();
+            if (remember) report_own_policy();
         }
     }
     if (remember) agent_start_if_needed();
@@ -301,6 +304,10 @@ long on_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
                 static_cast<int>(a4), static_cast<int>(a5), static_cast<off_t>(a6)));
         case SYS_shmdt:
             return on_shmdt(Via::Kernel, p(a1));
+        case SYS_rt_sigaction:
+            return libc_result(on_rt_sigaction_syscall(a1, a2, a3, a4));
+        case SYS_rt_sigprocmask:
+            return libc_result(on_rt_sigprocmask_syscall(a1, a2, a3, a4));
         default:
             return real::syscall6(nr, a1, a2, a3, a4, a5, a6);
     }
@@ -327,6 +334,7 @@ void* thread_trampoline(void* p) {
         RecordLock lock;
         ThreadRecord* tr = adopt_thread_record(start.rec);
         if (tr && state().generation_applied != start.generation) rebind_own_thread(*tr);
+        report_own_policy();
     }
     return start.fn(start.arg);
 }

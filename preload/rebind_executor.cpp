@@ -178,9 +178,17 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     for (auto& [s, e] : failed) store.punch(s, e);
     if (!stale.empty() || !failed.empty()) refresh_tracked();
 
+    // What the threads are being rebound to, set before their answers are
+    // collected: the record lock is given back meanwhile, and a thread
+    // created then brings itself up to date from these (thread_trampoline).
+    st.generation_applied = msg.generation;
+    st.mems_applied = msg.mems;
+    st.mems_applied_known = true;
+    refresh_request_mems(&msg.mems);
+
     // 3. The threads' answers (their round started before the ranges).
     ThreadRoundResult tres = finish_thread_round(threads, true, kThreadTimeoutMs);
-    done.threads_rebound = tres.rebound;
+    done.threads_rebound = tres.rebound + tres.kept;  // kept: the kernel keeps them
     done.errors += tres.errors;
     if (!done.first_errno) done.first_errno = tres.first_errno;
     if (tres.errors)
@@ -188,10 +196,6 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
                        tres.first_errno);
     if (done.errors) report_failure(Failure::Rebind, "a rebind call failed", done.first_errno);
 
-    st.generation_applied = msg.generation;
-    st.mems_applied = msg.mems;
-    st.mems_applied_known = true;
-    refresh_request_mems(&msg.mems);
     done.duration_ns = now_ns() - t0;
     return done;
 }

@@ -81,8 +81,11 @@ bool dump_records(std::uint32_t request_id, Send&& send) {
         const ThreadReport report = read_thread_report(*tr);
         int mode = report.kernel_mode;
         e.kernel_now = report.kernel_nodes;
-        e.kernel_ok = report.kernel_errno == 0 && report.answered;
-        e.assisted = e.kernel_ok && present_plain(tr->rec, mode, e.kernel_now, mems_now);
+        e.kernel_ok = tr->unreachable ? proto::kKernelUnreachable
+                      : report.kernel_errno == 0 && report.answered ? proto::kKernelRead
+                                                                    : proto::kKernelUnread;
+        e.assisted = e.kernel_ok == proto::kKernelRead &&
+                     present_plain(tr->rec, mode, e.kernel_now, mems_now);
         e.kernel_mode = static_cast<std::uint16_t>(mode);
         ok = send(proto::MsgType::ThreadEntry, e);
         ++end.threads;

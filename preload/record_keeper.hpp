@@ -38,12 +38,17 @@ struct ThreadRecord {
     std::uint64_t target_version = 0;
     std::uint32_t round_requested = 0;
     std::atomic<std::uint32_t> round_done{0};  // the handler's answer
+    std::uint32_t round_sent = 0;  // the last round its signal was sent in (agent, lock held)
+    // Its kernel mask blocks the rebind signal (an inline rt_sigprocmask the
+    // shims never saw): left out of rounds until it unblocks.
+    bool unreachable = false;
 
     // Written by the handler: what the kernel held right after it ran.
     std::atomic<std::uint32_t> report_seq{0};
     int kernel_mode = 0;
     int kernel_errno = 0;  // of get_mempolicy; 0 when kernel_nodes is valid
     int apply_errno = 0;   // of the last re-issue
+    std::uint64_t reported_version = 0;  // version + 1 when the report above was read
     Nodemask kernel_nodes;
 
     ThreadRecord* next = nullptr;

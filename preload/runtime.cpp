@@ -20,6 +20,7 @@
 #include "record_keeper.hpp"
 #include "record_ops.hpp"
 #include "reentrancy_guard.hpp"
+#include "thread_rebind.hpp"
 
 namespace numakeep::preload {
 constinit Config g_config;
@@ -88,6 +89,7 @@ void record_inherited_task_policy() {
     // Kept by the kernel from now on when assistance is on (the exec that
     // brought it here issued it plain: assist_before_exec()).
     assist_thread(tr->rec);
+    report_own_policy();
 }
 
 void init_once() {

@@ -31,6 +31,7 @@
 #include "raw_syscall.hpp"
 #include "real_calls.hpp"
 #include "record_ops.hpp"
+#include "rebind_signal.hpp"
 #include "reentrancy_guard.hpp"
 
 #define NUMAKEEP_EXPORT __attribute__((visibility("default")))
@@ -155,7 +156,66 @@ NUMAKEEP_EXPORT pid_t fork() {
 
 NUMAKEEP_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
                                    void* (*fn)(void*), void* arg) {
-    return np::on_pthread_create(thread, attr, fn, arg);
+    // The new thread believes what its creator believes of the rebind
+    // signal's mask (rebind_signal.hpp).
+    const np::ThreadStartArgs start = np::carry_mask_belief(fn, arg);
+    int r = np::on_pthread_create(thread, attr, start.fn, start.arg);
+    if (r != 0) np::drop_carried_belief(start);
+    return r;
+}
+
+// The rebind signal's reservation (rebind_signal.hpp): on any other signal
+// these only forward. glibc's signal(), sysv_signal() and sigset() call its
+// sigaction internally, not through the PLT, so each has its own shim.
+NUMAKEEP_EXPORT int sigaction(int sig, const struct sigaction* act,
+                              struct sigaction* old) noexcept {
+    return np::on_sigaction(sig, act, old);
+}
+NUMAKEEP_EXPORT sighandler_t signal(int sig, sighandler_t handler) noexcept {
+    return np::on_signal(sig, handler, false);
+}
+NUMAKEEP_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) noexcept {
+    return np::on_signal(sig, handler, false);
+}
+NUMAKEEP_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler) noexcept {
+    return np::on_signal(sig, handler, true);
+}
+NUMAKEEP_EXPORT sighandler_t sigset(int sig, sighandler_t disp) noexcept {
+    return np::on_sigset(sig, disp);
+}
+NUMAKEEP_EXPORT int sigprocmask(int how, const sigset_t* set, sigset_t* old) noexcept {
+    return np::on_sigprocmask(how, set, old);
+}
+NUMAKEEP_EXPORT int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) noexcept {
+    return np::on_pthread_sigmask(how, set, old);
+}
+NUMAKEEP_EXPORT int sigsuspend(const sigset_t* mask) {
+    return np::on_sigsuspend(mask);
+}
+NUMAKEEP_EXPORT int sigwait(const sigset_t* set, int* sig) {
+    return np::on_sigwait(set, sig);
+}
+NUMAKEEP_EXPORT int sigwaitinfo(const sigset_t* set, siginfo_t* info) {
+    return np::on_sigwaitinfo(set, info);
+}
+NUMAKEEP_EXPORT int sigtimedwait(const sigset_t* set, siginfo_t* info,
+                                 const struct timespec* timeout) {
+    return np::on_sigtimedwait(set, info, timeout);
+}
+NUMAKEEP_EXPORT int signalfd(int fd, const sigset_t* mask, int flags) {
+    return np::on_signalfd(fd, mask, flags);
+}
+NUMAKEEP_EXPORT int ppoll(struct pollfd* fds, unsigned long nfds, const struct timespec* timeout,
+                          const sigset_t* mask) {
+    return np::on_ppoll(fds, nfds, timeout, mask);
+}
+NUMAKEEP_EXPORT int pselect(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds,
+                            const struct timespec* timeout, const sigset_t* mask) {
+    return np::on_pselect(nfds, readfds, writefds, exceptfds, timeout, mask);
+}
+NUMAKEEP_EXPORT int epoll_pwait(int epfd, struct epoll_event* events, int maxevents,
+                                int timeout_ms, const sigset_t* mask) {
+    return np::on_epoll_pwait(epfd, events, maxevents, timeout_ms, mask);
 }
 
 // The exec family: a rebind signal must not be in flight across an exec

@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "raw_syscall.hpp"
+#include "rebind_signal.hpp"
 #include "runtime.hpp"
 
 namespace numakeep::preload {
@@ -69,9 +70,34 @@ void store_relaxed(T& dst, const T& value) {
     }
 }
 
-// The rebind handler. Runs on the thread being rebound, on top of whatever
-// it was doing: raw syscalls only, errno preserved.
-void on_rebind_signal(int) {
+// What the kernel holds for the calling thread, into its record's report
+// (read on the thread itself: get_mempolicy(2) answers only for current).
+void report_policy(ThreadRecord& tr) {
+    int mode = 0;
+    Nodemask nodes;
+    long r = raw(SYS_get_mempolicy, &mode, nodes.kernel_data(), Nodemask::kKernelMaxnode, 0, 0);
+    store_relaxed(tr.kernel_mode, mode);
+    store_relaxed(tr.kernel_nodes, nodes);
+    store_relaxed(tr.kernel_errno, r < 0 ? static_cast<int>(-r) : 0);
+    store_relaxed(tr.reported_version, tr.version + 1);
+}
+
+// Whether the kernel keeps the thread's plan by itself (kernel
+// assistance: the plan is the assisted form, MPOL_F_RELATIVE_NODES, and
+// the thread's last report, of its current request, says the kernel holds
+// exactly that): then it needs no signal at all.
+bool kernel_keeps_plan(const ThreadRecord& tr) {
+    if (!tr.target.assisted()) return false;
+    if (load_relaxed(tr.reported_version) != tr.version + 1) return false;
+    if (load_relaxed(tr.kernel_errno) != 0) return false;
+    return load_relaxed(tr.kernel_mode) == tr.target.mode_arg() &&
+           load_relaxed(tr.kernel_nodes) == tr.target.nodes;
+}
+
+// The rebind work, run by the reserved signal's dispatcher for numakeep's
+// own signals only (rebind_signal.hpp). Runs on the thread being rebound,
+// on top of whatever it was doing: raw syscalls only, errno preserved.
+void on_rebind_signal() {
     int saved = errno;
     ThreadRecord* tr = t_thread_record;
     if (tr) {
@@ -101,12 +127,7 @@ void on_rebind_signal(int) {
         } else {
             store_relaxed(tr->apply_errno, 0);
         }
-        int mode = 0;
-        Nodemask nodes;
-        long r = raw(SYS_get_mempolicy, &mode, nodes.kernel_data(), Nodemask::kKernelMaxnode, 0, 0);
-        store_relaxed(tr->kernel_mode, mode);
-        store_relaxed(tr->kernel_nodes, nodes);
-        store_relaxed(tr->kernel_errno, r < 0 ? static_cast<int>(-r) : 0);
+        report_policy(*tr);
         tr->round_done.store(round, std::memory_order_release);
     }
     g_answers.fetch_add(1, std::memory_order_release);
@@ -114,25 +135,21 @@ void on_rebind_signal(int) {
     errno = saved;
 }
 
-// Picks a real-time signal nobody handles (from SIGRTMAX down) and installs
-// the handler. SA_RESTART: the threads' own system calls resume.
+// Reserves the signal (once) with the work above: the program keeps its
+// own view of that signal (rebind_signal.hpp).
 bool install_handler() {
     if (g_signal) return true;
-    for (int sig = SIGRTMAX; sig >= SIGRTMIN + 2; --sig) {
-        struct sigaction old {};
-        if (sigaction(sig, nullptr, &old) != 0) continue;
-        if (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO)) continue;
-        struct sigaction sa {};
-        sa.sa_handler = on_rebind_signal;
-        sa.sa_flags = SA_RESTART;
-        sigfillset(&sa.sa_mask);
-        if (sigaction(sig, &sa, nullptr) != 0) continue;
-        __atomic_store_n(&g_signal, sig, __ATOMIC_RELEASE);
-        return true;
+    if (!reserve_rebind_signal(on_rebind_signal)) {
+        report_failure(Failure::ThreadRebind, "could not reserve the rebind signal");
+        return false;
     }
-    report_failure(Failure::ThreadRebind, "no free real-time signal for thread rebinds");
-    return false;
+    __atomic_store_n(&g_signal, reserved_signal(), __ATOMIC_RELEASE);
+    return true;
 }
+
+// How long a round waits before it asks the silent threads' SigBlk: a
+// thread that blocks the signal is left out, never waited for.
+constexpr int kBlockedCheckMs = 5;
 
 std::int64_t now_ms() {
     timespec ts{};
@@ -163,6 +180,10 @@ ThreadReport read_thread_report(const ThreadRecord& tr) {
     return r;
 }
 
+void report_own_policy() {
+    if (ThreadRecord* tr = t_thread_record; tr && tr->has_policy) report_policy(*tr);
+}
+
 int rebind_signal() {
     return __atomic_load_n(&g_signal, __ATOMIC_ACQUIRE);
 }
@@ -179,11 +200,22 @@ ThreadRound start_thread_round(bool apply) {
     pid_t pid = static_cast<pid_t>(raw(SYS_getpid));
     for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
         if (!tr->has_policy) continue;
+        if (tr->unreachable) {
+            if (thread_blocks_rebind_signal(tr->tid)) {
+                ++res.unreachable;
+                continue;
+            }
+            tr->unreachable = false;
+        }
+        if (apply && tr->target_version == tr->version && kernel_keeps_plan(*tr)) {
+            ++res.kept;
+            continue;
+        }
         if (!apply) plan_thread(*tr, IssuePlan{});
         tr->mailbox_seq.fetch_add(1, std::memory_order_acq_rel);
         store_relaxed(tr->round_requested, round);
         tr->mailbox_seq.fetch_add(1, std::memory_order_release);
-        long r = raw(SYS_tgkill, pid, tr->tid, g_signal);
+        long r = send_rebind_signal(pid, tr->tid);
         if (r == -ESRCH) {
             // Exited without running its key destructor (it cannot, unless
             // killed): nothing to keep.
@@ -196,6 +228,7 @@ ThreadRound start_thread_round(bool apply) {
             if (!res.first_errno) res.first_errno = static_cast<int>(-r);
             continue;
         }
+        tr->round_sent = round;
         ++res.signalled;
     }
     return started;
@@ -206,22 +239,53 @@ ThreadRoundResult finish_thread_round(ThreadRound& started, bool apply, int time
     const std::uint32_t round = started.round;
     if (round == 0) return res;
     RuntimeState& st = state();
-    std::int64_t deadline = now_ms() + timeout_ms;
+    const std::int64_t start = now_ms();
+    const std::int64_t deadline = start + timeout_ms;
+    bool blocked_checked = false;
     for (;;) {
         std::uint32_t seen = g_answers.load(std::memory_order_acquire);
-        unsigned answered = 0;
-        for (ThreadRecord* tr = st.threads; tr; tr = tr->next)
-            if (tr->has_policy && tr->round_done.load(std::memory_order_acquire) == round)
-                ++answered;
-        res.answered = answered;
-        if (answered >= res.signalled) break;
-        std::int64_t left = deadline - now_ms();
-        if (left <= 0) break;
+        // Counted afresh each time: while the lock was free a signalled
+        // thread may have exited (its record gone from the list).
+        unsigned expected = 0, answered = 0;
+        for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
+            if (!tr->has_policy || tr->round_sent != round || tr->unreachable) continue;
+            ++expected;
+            if (tr->round_done.load(std::memory_order_acquire) == round) ++answered;
+        }
+        if (answered >= expected) break;
+        const std::int64_t now = now_ms();
+        if (!blocked_checked && now - start >= kBlockedCheckMs) {
+            // A thread that blocks the signal (an inline rt_sigprocmask)
+            // cannot answer: reported unreachable, not waited for.
+            blocked_checked = true;
+            for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
+                if (!tr->has_policy || tr->round_sent != round || tr->unreachable ||
+                    tr->round_done.load(std::memory_order_acquire) == round)
+                    continue;
+                if (thread_blocks_rebind_signal(tr->tid)) {
+                    tr->unreachable = true;
+                    ++res.unreachable;
+                }
+            }
+            continue;
+        }
+        std::int64_t left = (blocked_checked ? deadline : start + kBlockedCheckMs) - now;
+        if (blocked_checked && left <= 0) break;
+        if (left <= 0) continue;
         timespec ts{static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000};
+        // The record lock is given back while the threads answer: no call
+        // of the program waits on a round (the handlers take no lock).
+        st.lock.unlock();
         raw(SYS_futex, &g_answers, FUTEX_WAIT_PRIVATE, seen, &ts);
+        st.lock.lock();
     }
+    unsigned expected = 0;
+    res.answered = 0;
     for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
-        if (!tr->has_policy || tr->round_done.load(std::memory_order_acquire) != round) continue;
+        if (!tr->has_policy || tr->round_sent != round || tr->unreachable) continue;
+        ++expected;
+        if (tr->round_done.load(std::memory_order_acquire) != round) continue;
+        ++res.answered;
         if (int err = load_relaxed(tr->apply_errno)) {
             ++res.errors;
             if (!res.first_errno) res.first_errno = err;
@@ -229,8 +293,8 @@ ThreadRoundResult finish_thread_round(ThreadRound& started, bool apply, int time
             ++res.rebound;
         }
     }
-    if (res.answered < res.signalled) {
-        res.errors += res.signalled - res.answered;
+    if (res.answered < expected) {
+        res.errors += expected - res.answered;
         if (!res.first_errno) res.first_errno = ETIMEDOUT;
     }
     return res;

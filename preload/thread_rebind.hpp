@@ -19,6 +19,8 @@ struct ThreadRoundResult {
     unsigned answered = 0;
     unsigned rebound = 0;  // answered and re-issued without error
     unsigned gone = 0;     // exited without our knowing: records dropped
+    unsigned unreachable = 0;  // block the rebind signal: not signalled, not waited for
+    unsigned kept = 0;         // the kernel keeps their plan (kernel assistance): not signalled
     unsigned errors = 0;
     int first_errno = 0;
 };
@@ -36,9 +38,10 @@ struct ThreadRound {
 // handlers take no lock and touch only their own task policy).
 ThreadRound start_thread_round(bool apply);
 
-// Collects a started round's answers (record lock still held), waiting up
-// to timeout_ms from now; a thread that blocks the signal answers later,
-// and its mailbox still carries the latest plan.
+// Collects a started round's answers (record lock held on entry and on
+// return, given back while it waits), waiting up to timeout_ms from now.
+// A thread whose kernel mask blocks the signal is marked unreachable and
+// not waited for; its mailbox still carries the latest plan.
 ThreadRoundResult finish_thread_round(ThreadRound& started, bool apply, int timeout_ms);
 
 // Both in one.
@@ -64,6 +67,11 @@ struct ThreadReport {
     Nodemask kernel_nodes;
 };
 ThreadReport read_thread_report(const ThreadRecord& tr);
+
+// Reads what the kernel holds for the calling thread into its report (lock
+// held), after it issued its policy itself: a round then knows, without a
+// signal, that the kernel keeps an assisted thread's policy.
+void report_own_policy();
 
 // The signal rounds use, or 0 before the first round installed it.
 int rebind_signal();

@@ -150,7 +150,7 @@ struct PolicyEntry {
     std::int32_t home_node = -1;     // requested home node
     std::uint16_t kernel_mode = 0;   // what get_mempolicy says now (mode | flags)
     std::uint8_t assisted = 0;       // issued with kernel assistance (MPOL_F_RELATIVE_NODES)
-    std::uint8_t kernel_ok = 0;      // kernel_mode/kernel_nodes could be read
+    std::uint8_t kernel_ok = 0;      // kKernelRead: kernel_mode/kernel_nodes could be read
     std::int32_t rule_home_node = -1;
     Nodemask requested;              // nodes as the program passed them
     Nodemask mems_at_request;        // M0
@@ -158,6 +158,12 @@ struct PolicyEntry {
     Nodemask kernel_now;             // read back from the kernel
 };
 static_assert(sizeof(PolicyEntry) == 40 + 4 * sizeof(Nodemask));
+// PolicyEntry::kernel_ok: read back, not read, or not read because the
+// thread blocks numakeep's rebind signal (an inline rt_sigprocmask): it is
+// unreachable until it unblocks it.
+constexpr std::uint8_t kKernelUnread = 0;
+constexpr std::uint8_t kKernelRead = 1;
+constexpr std::uint8_t kKernelUnreachable = 2;
 
 // The task policy an exec must not lose (include/numakeep/exec_handoff.hpp).
 // The runtime about to exec opens a connection of its own, sends this as

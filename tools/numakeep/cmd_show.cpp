@@ -72,7 +72,7 @@ int show_self(bool json) {
 
 // Which marks the legend under the tables must explain.
 struct Legend {
-    bool differ = false, unread = false, assisted = false;
+    bool differ = false, unread = false, assisted = false, unreachable = false;
 };
 
 std::string flags_cell(const proto::PolicyEntry& e) {
@@ -91,10 +91,14 @@ std::string rule_cell(const proto::PolicyEntry& e) {
 
 // The kernel's nodes now, then its mode when that is not the requested one
 // (a foreign mbind), then the marks: "*" differs from the rule, "?" could
-// not be read back, "A" kernel-assisted.
+// not be read back, "U" unreachable (the thread blocks the rebind signal),
+// "A" kernel-assisted.
 std::string kernel_cell(const proto::PolicyEntry& e, Legend& legend) {
     std::string s;
-    if (!e.kernel_ok) {
+    if (e.kernel_ok == proto::kKernelUnreachable) {
+        legend.unreachable = true;
+        s = "U";
+    } else if (e.kernel_ok != proto::kKernelRead) {
         legend.unread = true;
         s = "?";
     } else {
@@ -229,6 +233,10 @@ int show_process(int pid, bool json) {
     if (legend.differ) std::printf("*         the kernel's nodes differ from the rule's\n");
     if (legend.unread)
         std::printf("?         the process could not read the kernel's policy back\n");
+    if (legend.unreachable)
+        std::printf(
+            "U         unreachable: the thread blocks numakeep's rebind signal (an inline\n"
+            "          rt_sigprocmask); its policy is re-issued once it unblocks it\n");
     if (legend.assisted)
         std::printf(
             "A         kernel-assisted (MPOL_F_RELATIVE_NODES): the kernel keeps the intent\n");

@@ -106,7 +106,7 @@ std::string log_level_text(std::uint8_t level) {
 }
 
 bool entry_differs(const proto::PolicyEntry& e) {
-    return e.kernel_ok && e.kernel_now != e.rule_now;
+    return e.kernel_ok == proto::kKernelRead && e.kernel_now != e.rule_now;
 }
 
 void write_process_json(JsonWriter& j, const proto::ProcEntry& p) {
@@ -169,7 +169,7 @@ void write_policy_json(JsonWriter& j, const proto::PolicyEntry& e, bool is_range
     j.key("rule_home_node");
     write_home_node(j, e.rule_home_node);
     j.key("kernel");
-    if (!e.kernel_ok) {
+    if (e.kernel_ok != proto::kKernelRead) {
         j.null();
     } else {
         j.begin_object();
@@ -181,6 +181,7 @@ void write_policy_json(JsonWriter& j, const proto::PolicyEntry& e, bool is_range
     }
     j.key("differs").value(entry_differs(e));
     j.key("assisted").value(e.assisted != 0);
+    if (!is_range) j.key("unreachable").value(e.kernel_ok == proto::kKernelUnreachable);
     j.end_object();
 }
 

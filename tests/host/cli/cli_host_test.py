@@ -147,7 +147,7 @@ POLICY_KEYS = {"mode": str, "flags": list, "home_node": (int, type(None)), "requ
                "mems_at_request": list, "rule_now": list, "rule_home_node": (int, type(None)),
                "kernel": (dict, type(None)), "differs": bool, "assisted": bool}
 RANGE_KEYS = dict(POLICY_KEYS, start=int, end=int, size=int)
-THREAD_KEYS = dict(POLICY_KEYS, tid=int)
+THREAD_KEYS = dict(POLICY_KEYS, tid=int, unreachable=bool)
 KERNEL_KEYS = {"mode": str, "flags": list, "nodes": list}
 
 
