@@ -390,10 +390,15 @@ bool thread_blocks_rebind_signal(pid_t tid) {
     }
     raw(SYS_close, fd);
     buf[n] = '\0';
-    const char* line = std::strstr(buf, "\nSigBlk:");
-    if (!line) return false;
-    const std::uint64_t blocked = std::strtoull(line + 8, nullptr, 16);
-    return (blocked & bit(reserved_signal())) != 0;
+    // Blocked and pending: a thread that only runs the dispatcher (which
+    // blocks every signal while it runs) or blocks it for an instant (the
+    // C library does, around clone) has taken ours or takes it soon.
+    const char* pnd = std::strstr(buf, "\nSigPnd:");
+    const char* blk = std::strstr(buf, "\nSigBlk:");
+    if (!pnd || !blk) return false;
+    const std::uint64_t pending = std::strtoull(pnd + 8, nullptr, 16);
+    const std::uint64_t blocked = std::strtoull(blk + 8, nullptr, 16);
+    return (pending & blocked & bit(reserved_signal())) != 0;
 }
 
 SignalTally signal_tally() {

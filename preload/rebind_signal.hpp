@@ -52,8 +52,8 @@ bool reserve_rebind_signal(OwnSignalWork own);
 // the token. Returns 0 or -errno (-ESRCH: the thread is gone).
 long send_rebind_signal(pid_t pid, pid_t tid);
 
-// Whether thread `tid`'s kernel mask blocks the signal (its SigBlk line):
-// such a thread cannot take a round until it unblocks.
+// Whether thread `tid` holds the signal pending and blocked (its SigPnd
+// and SigBlk lines): it cannot take a round until it unblocks it.
 bool thread_blocks_rebind_signal(pid_t tid);
 
 // Per-thread counts of the signal's deliveries, for the waits' shims: a

@@ -282,7 +282,13 @@ ThreadRoundResult finish_thread_round(ThreadRound& started, bool apply, int time
     unsigned expected = 0;
     res.answered = 0;
     for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
-        if (!tr->has_policy || tr->round_sent != round || tr->unreachable) continue;
+        if (!tr->has_policy || tr->round_sent != round) continue;
+        if (tr->unreachable) {
+            // Unblocked it since, and answered after all.
+            if (tr->round_done.load(std::memory_order_acquire) != round) continue;
+            tr->unreachable = false;
+            --res.unreachable;
+        }
         ++expected;
         if (tr->round_done.load(std::memory_order_acquire) != round) continue;
         ++res.answered;
