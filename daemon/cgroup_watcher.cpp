@@ -52,7 +52,7 @@ void CgroupWatcher::add_watch(const std::string& cgroup, const std::string& file
 
 void CgroupWatcher::watch_tree(const std::string& cgroup) {
     add_watch(cgroup, "", Kind::Dir, IN_CREATE | IN_DELETE_SELF | IN_ONLYDIR);
-    add_watch(cgroup, "cpuset.mems", Kind::Mems, IN_MODIFY);
+    add_watch(cgroup, "cpuset.mems", Kind::Mems, IN_MODIFY | IN_CLOSE_WRITE);
     add_watch(cgroup, "cgroup.procs", Kind::Procs, IN_MODIFY);
     std::string dir = cgroup == "/" ? root_ : root_ + cgroup;
     DIR* d = ::opendir(dir.c_str());
@@ -112,10 +112,11 @@ void CgroupWatcher::on_readable() {
                     }
                     break;
                 case Kind::Mems:
-                    if (ev->mask & IN_MODIFY) {
+                    if (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)) {
                         pending_.mems.insert(w.cgroup);
                         any = true;
                     }
+                    if (ev->mask & IN_CLOSE_WRITE) ++pending_.mems_writes;
                     break;
                 case Kind::Procs:
                     if (ev->mask & IN_MODIFY) {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // inotify over the cgroup v2 tree (DESIGN.md, "Test bed" facts):
-// - a write to cpuset.mems raises IN_MODIFY on that file only; a child's
-//   cpuset.mems.effective raises nothing when an ancestor changes, so the
-//   owner re-reads every registered cgroup below the one written;
+// - a write to cpuset.mems raises IN_MODIFY (once or twice) and then
+//   IN_CLOSE_WRITE on that file only, so IN_CLOSE_WRITE counts the writes;
+//   a child's cpuset.mems.effective raises nothing when an ancestor
+//   changes, so the owner re-reads every registered cgroup below the one
+//   written;
 // - a pid written to cgroup.procs raises IN_MODIFY on the destination's
 //   cgroup.procs: that is how moves are noticed without the reconcile;
 // - mkdir/rmdir of cgroups show as IN_CREATE on the parent directory and
@@ -13,8 +15,10 @@
 // gains its first registered process without any event we could wait for.
 //
 // Events are coalesced: the first one arms a short timer, and what arrived
-// until it fires is reported once per cgroup (one write raises IN_MODIFY
-// twice, and a burst of writes is better answered by one rebind).
+// until it fires is reported once per cgroup (one write raises three
+// events, and a burst of writes is better answered by one rebind). The
+// events of one write may still span two reports: the owner answers only
+// mems that differ from those it knows.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +35,7 @@ class CgroupWatcher {
   public:
     struct Changes {
         std::set<std::string> mems;       // cpuset.mems written
+        std::uint64_t mems_writes = 0;    // writes to any cpuset.mems closed
         std::set<std::string> procs;      // cgroup.procs gained a task
         std::set<std::string> removed;    // cgroup gone
         std::int64_t first_event_ms = 0;  // monotonic time of the first event

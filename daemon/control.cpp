@@ -39,6 +39,8 @@ proto::StatusReply make_status(const StatusInputs& in) {
         r.threads += p.threads;
     }
     r.rebinds = in.counters.rebinds;
+    r.rebinds_requested = in.counters.rebinds_requested;
+    r.mems_writes = in.counters.mems_writes;
     r.ranges_rebound = in.counters.ranges_rebound;
     r.ranges_dropped = in.counters.ranges_dropped;
     r.errors = in.counters.errors;

@@ -23,7 +23,9 @@ inline bool may_see(uid_t caller, const Process& p) {
 proto::ProcEntry make_proc_entry(const Process& p, const ProcessPlan* plan);
 
 struct Counters {
-    std::uint64_t rebinds = 0;
+    std::uint64_t mems_writes = 0;        // writes to cpuset.mems seen (IN_CLOSE_WRITE)
+    std::uint64_t rebinds_requested = 0;  // Rebind commands sent
+    std::uint64_t rebinds = 0;            // RebindDone answers taken in
     std::uint64_t ranges_rebound = 0;
     std::uint64_t ranges_dropped = 0;
     std::uint64_t errors = 0;

@@ -22,8 +22,9 @@ namespace numakeep::daemon {
 
 namespace {
 
-// One write raises IN_MODIFY twice (DESIGN.md): wait this long after the
-// first event so that a write, or a burst of them, makes one rebind.
+// One write raises several events (DESIGN.md): wait this long after the
+// first so that a burst of them is read once. Events that come later find
+// the mems already answered and request nothing.
 constexpr std::int64_t kCoalesceMs = 2;
 constexpr std::int64_t kHousekeepingMs = 250;
 constexpr unsigned kMembershipEvery = 5;
@@ -550,10 +551,17 @@ void Numakeepd::on_cgroup_changes(const CgroupWatcher::Changes& ch) {
             Nodemask old = plan->mems;
             std::size_t n = plan->members.size();
             std::uint64_t gen = orchestrator_.cgroup_changed(cg, mems);
+            if (gen == 0) {
+                // Another event of a write already answered, or the same
+                // mems written again: no policy moved.
+                spdlog::debug("cgroup {} mems {} unchanged: no rebind", cg, mems.to_string());
+                continue;
+            }
             spdlog::info("cgroup {} mems {} -> {} (generation {}): {} process{} to rebind", cg,
                          old.to_string(), mems.to_string(), gen, n, n == 1 ? "" : "es");
         }
     }
+    counters_.mems_writes += ch.mems_writes;
     pending_event_ms_ = ch.first_event_ms;
     pump();
 }
@@ -577,6 +585,7 @@ void Numakeepd::pump() {
         r.generation = cmd.generation;
         r.mems = cmd.mems;
         server_.send(p->conn, proto::MsgType::Rebind, 0, r);
+        ++counters_.rebinds_requested;
     }
     if (!work.send.empty() && pending_event_ms_ != 0) {
         spdlog::debug("event to first rebind command: {} ms, {} commands", now - pending_event_ms_,
@@ -636,7 +645,7 @@ void Numakeepd::reconcile() {
                 continue;
             }
         }
-        if (orchestrator_.cgroup_observed(cg, mems))
+        if (orchestrator_.cgroup_changed(cg, mems))
             spdlog::info("reconcile: cgroup {} mems {} -> {} without a file event", cg,
                          old.to_string(), mems.to_string());
         // Cross-check one member against its own ground truth.

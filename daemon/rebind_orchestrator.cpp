@@ -76,17 +76,11 @@ std::uint64_t RebindOrchestrator::cgroup_changed(const std::string& cgroup, cons
     auto it = cgroups_.find(cgroup);
     if (it == cgroups_.end()) return 0;
     CgroupPlan& cg = it->second;
+    if (cg.mems == mems) return 0;
     cg.mems = mems;
     cg.generation = ++generation_;
     for (int pid : cg.members) retarget(pid, processes_.at(pid), cg.generation, mems);
     return cg.generation;
-}
-
-bool RebindOrchestrator::cgroup_observed(const std::string& cgroup, const Nodemask& mems) {
-    auto it = cgroups_.find(cgroup);
-    if (it == cgroups_.end() || it->second.mems == mems) return false;
-    cgroup_changed(cgroup, mems);
-    return true;
 }
 
 void RebindOrchestrator::move_process(int pid, const std::string& cgroup, const Nodemask& mems) {

@@ -9,6 +9,12 @@
 // that ends on the mems a process already applied (0-3 -> 0-1 -> 0-3) still
 // gets a new generation: the kernel changed the policies on the way.
 //
+// A write that leaves a cgroup's mems as they were is not a change: the
+// kernel's update_nodemask() returns at once when the nodes are equal, so
+// no policy moved and nothing is to be re-issued. One write raises several
+// file events (DESIGN.md, "Test bed" facts); only the first that finds new
+// mems takes a generation, the others request no rebind.
+//
 // Rebind commands go out with bounded concurrency: at most max_concurrency
 // processes have an unanswered command whose deadline has not passed. A
 // process that misses its deadline (stopped, stuck) gives its slot back and
@@ -97,12 +103,10 @@ class RebindOrchestrator {
                      bool has_records);
     void remove_process(int pid);
 
-    // The cgroup's mems were written (or found changed): a new generation
-    // for it and a new target for every member. Returns the generation.
+    // The cgroup's mems were written, or the reconcile read them: when they
+    // differ from the mems known, a new generation for it and a new target
+    // for every member. Returns the generation, 0 when nothing changed.
     std::uint64_t cgroup_changed(const std::string& cgroup, const Nodemask& mems);
-    // The reconcile saw `mems`: a change only when they differ from what is
-    // known. Returns true when that made a new generation.
-    bool cgroup_observed(const std::string& cgroup, const Nodemask& mems);
     // The process now lives in another cgroup with `mems`.
     void move_process(int pid, const std::string& cgroup, const Nodemask& mems);
 

@@ -35,7 +35,8 @@
 namespace numakeep::proto {
 
 inline constexpr std::uint32_t kMagic = 0x504b4d4e;  // "NMKP" little-endian
-inline constexpr std::uint16_t kProtocolVersion = 1;
+// 2: StatusReply counts rebinds requested and cpuset.mems writes seen.
+inline constexpr std::uint16_t kProtocolVersion = 2;
 
 enum class MsgType : std::uint16_t {
     // agent -> daemon
@@ -243,12 +244,14 @@ struct StatusReply {
     std::uint64_t uptime_ms = 0;
     std::uint64_t ranges = 0;
     std::uint64_t threads = 0;
-    std::uint64_t rebinds = 0;          // rebind commands completed
+    std::uint64_t rebinds = 0;          // rebind commands completed (RebindDone)
     std::uint64_t ranges_rebound = 0;
     std::uint64_t ranges_dropped = 0;
     std::uint64_t errors = 0;
     std::uint64_t timeouts = 0;
     std::uint64_t dropped_clients = 0;  // malformed/hostile peers disconnected
+    std::uint64_t rebinds_requested = 0;  // Rebind commands sent
+    std::uint64_t mems_writes = 0;        // writes to cpuset.mems seen
     std::uint32_t reconcile_ms = 0;
     std::uint32_t rebind_timeout_ms = 0;
     std::uint32_t max_conns_per_uid = 0;
@@ -262,7 +265,7 @@ struct StatusReply {
     char socket_path[108] = {};
     char version[36] = {};
 };
-static_assert(sizeof(StatusReply) == 104 + 256 + 108 + 36);
+static_assert(sizeof(StatusReply) == 120 + 256 + 108 + 36);
 
 // Error codes: errno values (ENOENT no such pid, EPERM another user's
 // process, ESRCH pid not under numakeep, EPROTO malformed, ETIMEDOUT agent

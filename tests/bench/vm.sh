@@ -5,7 +5,9 @@
 # from the write's return: on cgroup v2 the write itself migrates pages, see
 # vm.kernel_write_ms), the same with the stand-in agent, the bare mbind
 # floor, event-to-command latency, and the daemon's idle CPU with 1,000
-# registered processes. Figures on stdout, the guest's chatter on stderr.
+# registered processes, and vm.rebinds_per_write (the Rebind commands the
+# daemon requested over processes x writes: 1.00 when one write makes one
+# rebind per process). Figures on stdout, the guest's chatter on stderr.
 #
 # Every figure twice: on Debian 12's 6.1 kernel under its own name, and on
 # Debian 13's 6.12 with the suffix .6_12 (vm.rebind_vs_bare.6_12). Then the

@@ -4,10 +4,11 @@
 import struct
 
 MAGIC = 0x504B4D4E
+VERSION = 2  # kProtocolVersion
 NODEMASK = 128
 
 
-def frame(msg_type, payload=b"", version=1, size=None, seq=1):
+def frame(msg_type, payload=b"", version=VERSION, size=None, seq=1):
     """A frame: the 16-byte header (magic, version, type, payload size,
     seq) and the payload; `size` overrides the header's payload size."""
     n = len(payload) if size is None else size

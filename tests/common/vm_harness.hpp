@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The guest side of the daemon's vm cases and benchmarks: a private
-// numakeepd, nk-test-agent processes on pipes, and QueryList.
+// numakeepd, nk-test-agent processes on pipes, QueryList and QueryStatus.
 #pragma once
 
 #include <fcntl.h>
@@ -65,6 +65,15 @@ inline std::map<int, proto::ProcEntry> list_processes() {
         auto e = f->as<proto::ProcEntry>();
         out[e.pid] = e;
     }
+}
+
+// The daemon's QueryStatus answer; a zeroed one when it does not answer.
+inline proto::StatusReply daemon_status() {
+    WireClient cli(kSocket);
+    if (!cli.connected() || !cli.send(proto::MsgType::QueryStatus, proto::Empty{})) return {};
+    auto f = cli.recv(2000);
+    if (!f || f->type() != proto::MsgType::StatusReply) return {};
+    return f->as<proto::StatusReply>();
 }
 
 // One nk-test-agent with a pipe each way.

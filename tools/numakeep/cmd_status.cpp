@@ -63,6 +63,8 @@ int cmd_status(int argc, char** argv) {
         j.key("processes").value(s.processes);
         j.key("ranges").value(s.ranges);
         j.key("threads").value(s.threads);
+        j.key("mems_writes").value(s.mems_writes);
+        j.key("rebinds_requested").value(s.rebinds_requested);
         j.key("rebinds").value(s.rebinds);
         j.key("ranges_rebound").value(s.ranges_rebound);
         j.key("ranges_dropped").value(s.ranges_dropped);
@@ -94,6 +96,8 @@ int cmd_status(int argc, char** argv) {
     std::printf("  processes             %u\n", s.processes);
     std::printf("  ranges                %llu\n", u64(s.ranges));
     std::printf("  threads               %llu\n", u64(s.threads));
+    std::printf("  mems writes seen      %llu\n", u64(s.mems_writes));
+    std::printf("  rebinds requested     %llu\n", u64(s.rebinds_requested));
     std::printf("  rebinds               %llu\n", u64(s.rebinds));
     std::printf("  ranges re-bound       %llu\n", u64(s.ranges_rebound));
     std::printf("  ranges dropped        %llu\n", u64(s.ranges_dropped));

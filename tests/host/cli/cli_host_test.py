@@ -222,8 +222,9 @@ def case_json_schema():
                                       "rebind_timeout_ms": int, "max_conns_per_uid": int,
                                       "max_concurrency": int, "log_level": str}, "status.config")
         check_keys(st.get("counters"), {k: int for k in (
-            "processes", "ranges", "threads", "rebinds", "ranges_rebound", "ranges_dropped",
-            "errors", "timeouts", "dropped_clients")}, "status.counters")
+            "processes", "ranges", "threads", "mems_writes", "rebinds_requested", "rebinds",
+            "ranges_rebound", "ranges_dropped", "errors", "timeouts", "dropped_clients")},
+            "status.counters")
         check(st["daemon"]["socket"] == d.socket, "status names the socket it used")
 
     me = load(numakeep("show", "--json"), "show --json (no PID)")

@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common"))
 from nk_daemon import PrivateDaemon  # noqa: E402
 from nk_check import check, failed  # noqa: E402
-from nk_wire import MAGIC, frame, hello_payload, recv_frame  # noqa: E402
+from nk_wire import MAGIC, VERSION, frame, hello_payload, recv_frame  # noqa: E402
 
 NUMAKEEPD, NUMAKEEP, LIBNUMAKEEP, CASE = sys.argv[1:5]
 T_HELLO, T_QUERY_LIST, T_QUERY_SHOW, T_QUERY_STATUS = 1, 40, 41, 42
@@ -140,11 +140,12 @@ def case_clients():
         # 4. A wrong protocol version.
         tried += 1
         s = d.connect()
-        s.sendall(frame(T_QUERY_STATUS, version=2))
+        s.sendall(frame(T_QUERY_STATUS, version=VERSION + 1))
         ok = closed_within(s, 1.0)
         dropped += ok
         check(ok, "wrong protocol version dropped at once")
-        logged_once(d, "unsupported protocol version, type 42, version 2", "wrong version")
+        logged_once(d, f"unsupported protocol version, type 42, version {VERSION + 1}",
+                    "wrong version")
         status_on_time(d, well, "a wrong protocol version")
 
         # 5. Descriptors passed where none are expected, with a valid frame.

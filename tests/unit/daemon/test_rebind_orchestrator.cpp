@@ -63,8 +63,35 @@ TEST_CASE("a write back to the same mems still takes a new generation (the kerne
     REQUIRE(w.send.size() == 1);
     CHECK(w.send[0] == RebindCommand{1, g2, kAll});
     // The reconcile seeing the same mems changes nothing.
-    CHECK_FALSE(o.cgroup_observed("/a", kAll));
-    CHECK(o.cgroup_observed("/a", kHigh));
+    CHECK(o.cgroup_changed("/a", kAll) == 0);
+    CHECK(o.cgroup_changed("/a", kHigh) > g2);
+}
+
+TEST_CASE("a second event with the same mems requests nothing") {
+    // One write raises IN_MODIFY (twice, DESIGN.md) and IN_CLOSE_WRITE: the events that
+    // find the mems already answered must not rebind again.
+    RebindOrchestrator o(0, 8, 100);
+    o.add_process(1, "/a", kAll, 0, kAll, false);
+    o.add_process(2, "/a", kAll, 0, kAll, false);
+    auto g = o.cgroup_changed("/a", kLow);
+    // A second event before anyone answered: nothing new to send.
+    CHECK(o.cgroup_changed("/a", kLow) == 0);
+    auto w = o.due(0);
+    REQUIRE(w.send.size() == 2);
+    CHECK(w.send[0] == RebindCommand{1, g, kLow});
+    CHECK(w.send[1] == RebindCommand{2, g, kLow});
+    CHECK(o.on_done(1, g, 1).current);
+    CHECK(o.on_done(2, g, 1).current);
+    // The third event, after both applied: still nothing, nobody pending.
+    CHECK(o.cgroup_changed("/a", kLow) == 0);
+    CHECK(o.due(2).send.empty());
+    CHECK(o.process(1)->current());
+    CHECK(o.process(2)->current());
+    CHECK(o.cgroup("/a")->generation == g);
+    // The next real change is one command each.
+    auto g2 = o.cgroup_changed("/a", kAll);
+    CHECK(g2 > g);
+    CHECK(o.due(3).send.size() == 2);
 }
 
 TEST_CASE("concurrency is bounded and a late process gives its slot back") {

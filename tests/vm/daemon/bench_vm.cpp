@@ -16,6 +16,12 @@
 //                              command (median; nk-test-agent prints when)
 //   vm.daemon_idle_cpu_pct     numakeepd's CPU over 10 s with 1,000 idle
 //                              registered processes
+//   vm.rebinds_per_write       Rebind commands numakeepd sent (its
+//                              rebinds_requested counter) over processes x
+//                              writes, both phases of timed writes: every
+//                              write is a real change, so 1.00; more means
+//                              the several file events of one write made
+//                              more than one rebind
 //
 // Where the rebind clock starts: when the write returns, not when it
 // starts. On cgroup v2 a write to cpuset.mems always migrates the pages of
@@ -111,7 +117,34 @@ void drain(const std::vector<std::unique_ptr<Agent>>& agents, std::uint64_t afte
 }
 
 std::uint64_t max_generation();
-std::vector<double> g_write_ms;  // every write of both phases
+bool all_current(std::size_t n);
+std::vector<double> g_write_ms;         // every write of both phases
+std::uint64_t g_process_writes = 0;     // processes x writes, both phases
+std::uint64_t g_rebinds_requested = 0;  // the daemon's count over the same writes
+
+// Counts what the daemon requested over one phase of writes, from the
+// first write to the time every answer is in and the last write's late
+// file events have come (the watcher may report one write twice).
+struct RequestedRebinds {
+    RequestedRebinds(int processes, int writes)
+        : expected(static_cast<std::uint64_t>(processes) * static_cast<std::uint64_t>(writes)),
+          before(daemon_status().rebinds_requested) {}
+    ~RequestedRebinds() {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        std::uint64_t requested = daemon_status().rebinds_requested - before;
+        // On stdout: stderr is another serial port, and a line there can
+        // land inside a figure's line.
+        std::printf("rebinds requested %llu for %llu process writes\n",
+                    static_cast<unsigned long long>(requested),
+                    static_cast<unsigned long long>(expected));
+        g_rebinds_requested += requested;
+        g_process_writes += expected;
+    }
+    RequestedRebinds(const RequestedRebinds&) = delete;
+    RequestedRebinds& operator=(const RequestedRebinds&) = delete;
+    std::uint64_t expected;
+    std::uint64_t before;
+};
 
 // The driver at nice -20 while it times writes: 100 busy programs must not
 // delay the clock reads around the write (that made kernel_write_ms look
@@ -145,10 +178,14 @@ double preload_rebind_ms(const Cgroup& cg, double& in_process, double& with_writ
     for (auto& a : agents) a->await_ready();
     if (int err = move_pid(kCgroupRoot); err) die("move driver back", err);
     ::unsetenv("NK_AGENT");
+    // Their first rebinds (each registered with records) are not the writes'.
+    if (!wait_until([] { return all_current(kProcesses); }, std::chrono::milliseconds(120000)))
+        die("the programs under libnumakeep.so did not all register", ETIMEDOUT);
     Urgent urgent;
     std::vector<double> rebind, slowest;
     int writes = kWrites > 4 ? 4 : kWrites;  // inside tests/bench/vm.sh's guest timeout
     if (const char* n = std::getenv("NK_BENCH_PRELOAD_WRITES")) writes = std::atoi(n);
+    RequestedRebinds requested(kProcesses, writes);
     for (int w = 0; w < writes; ++w) {
         std::uint64_t before = max_generation();
         Nodemask mems = w % 2 ? Nodemask::range(0, 3) : Nodemask::range(0, 1);
@@ -259,6 +296,7 @@ int main() {
 
     std::vector<double> rebind, write_ms, to_command;
     auto urgent = std::make_unique<Urgent>();
+    auto requested = std::make_unique<RequestedRebinds>(kProcesses, kWrites);
     for (int w = 0; w < kWrites; ++w) {
         std::uint64_t before = max_generation();
         Nodemask mems = w % 2 ? Nodemask::range(0, 3) : Nodemask::range(0, 1);
@@ -283,6 +321,7 @@ int main() {
                      "write %d (%s): rebind %.1f ms, write %.2f ms, to first command %.2f ms\n", w,
                      mems.to_string().c_str(), rebind.back(), write_ms.back(), to_command.back());
     }
+    requested.reset();
     double r = median(rebind);
     std::printf("vm.rebind_standin_100x1000_ms %.1f ms\n", r);
     std::printf("vm.rebind_standin_vs_bare %.2f ratio\n", r / bare);
@@ -297,6 +336,10 @@ int main() {
     std::printf("vm.rebind_slowest_process_ms %.1f ms\n", in_process);
     std::printf("vm.rebind_from_write_start_100x1000_ms %.1f ms\n", with_write);
     std::printf("vm.kernel_write_ms %.2f ms\n", median(g_write_ms));
+    std::printf("vm.rebinds_per_write %.2f ratio\n",
+                g_process_writes ? static_cast<double>(g_rebinds_requested) /
+                                       static_cast<double>(g_process_writes)
+                                 : 0.0);
     if (std::getenv("NK_BENCH_NO_IDLE")) return 0;
 
     std::vector<pid_t> idle;
