@@ -67,6 +67,7 @@ constexpr UintKey kUintKeys[] = {
     {"message_timeout_ms", &Config::message_timeout_ms, 10, 600'000},
     {"max_output_kib", &Config::max_output_kib, 64, 1'048'576},
     {"show_timeout_ms", &Config::show_timeout_ms, 10, 600'000},
+    {"placement_rate_mib", &Config::placement_rate_mib, 0, 1'000'000},
 };
 
 }  // namespace
@@ -83,16 +84,36 @@ std::optional<LogLevel> parse_log_level(std::string_view s) {
     return std::nullopt;
 }
 
+namespace {
+bool prefix_matches(std::string_view p, std::string_view cgroup) {
+    return p == "/" || cgroup == p ||
+           (cgroup.size() > p.size() && cgroup.substr(0, p.size()) == p &&
+            cgroup[p.size()] == '/');
+}
+template <typename T>
+const T* longest_match(const std::vector<T>& list, std::string_view cgroup) {
+    const T* best = nullptr;
+    for (const auto& o : list)
+        if (prefix_matches(o.cgroup_prefix, cgroup) &&
+            (!best || o.cgroup_prefix.size() > best->cgroup_prefix.size()))
+            best = &o;
+    return best;
+}
+}  // namespace
+
 Semantics Config::semantics_for(std::string_view cgroup) const {
-    const SemanticsOverride* best = nullptr;
-    for (const auto& o : overrides) {
-        const std::string& p = o.cgroup_prefix;
-        bool match = p == "/" || cgroup == p ||
-                     (cgroup.size() > p.size() && cgroup.substr(0, p.size()) == p &&
-                      cgroup[p.size()] == '/');
-        if (match && (!best || p.size() > best->cgroup_prefix.size())) best = &o;
-    }
+    const SemanticsOverride* best = longest_match(overrides, cgroup);
     return best ? best->semantics : default_semantics;
+}
+
+bool Config::placement_for(std::string_view cgroup) const {
+    const CgroupValue* best = longest_match(placement_overrides, cgroup);
+    return best ? best->value != 0 : placement;
+}
+
+std::uint32_t Config::placement_rate_for(std::string_view cgroup) const {
+    const CgroupValue* best = longest_match(placement_rate_overrides, cgroup);
+    return best ? best->value : placement_rate_mib;
 }
 
 std::string ConfigError::message() const {
@@ -142,16 +163,46 @@ ConfigResult parse_config(std::string_view text, std::string_view file) {
             cfg.overrides.push_back({std::string(path), s});
             continue;
         }
+        // `placement /path = no`, `placement_rate_mib /path = 64`.
+        if (std::size_t sp = key.find_first_of(" \t"); sp != std::string_view::npos) {
+            std::string_view name = key.substr(0, sp);
+            std::string_view path = trim(key.substr(sp));
+            if (name != "placement" && name != "placement_rate_mib")
+                return error("unknown key '" + std::string(key) + "'");
+            if (!valid_cgroup_path(path))
+                return error("bad cgroup path '" + std::string(path) +
+                             "' (absolute, no empty, '.' or '..' parts, no trailing '/')");
+            std::uint32_t v = 0;
+            if (name == "placement") {
+                auto b = parse_bool(value);
+                if (!b) return error("'placement' wants yes or no, not '" + std::string(value) + "'");
+                v = *b ? 1 : 0;
+            } else {
+                auto r = parse_uint(value, 0, 1'000'000);
+                if (!r)
+                    return error("'placement_rate_mib' wants a whole number from 0 to 1000000, "
+                                 "not '" + std::string(value) + "'");
+                v = *r;
+            }
+            auto& list = name == "placement" ? cfg.placement_overrides : cfg.placement_rate_overrides;
+            for (const auto& o : list)
+                if (o.cgroup_prefix == path)
+                    return error(std::string(name) + " for '" + std::string(path) + "' given twice");
+            list.push_back({std::string(path), v});
+            continue;
+        }
         if (key == "default_semantics") {
             if (!parse_semantics(value, cfg.default_semantics))
                 return error("unknown semantics '" + std::string(value) +
                              "' (intent, static, relative or kernel)");
-        } else if (key == "move_pages" || key == "kernel_assist") {
+        } else if (key == "placement" || key == "move_pages" || key == "kernel_assist") {
+            // move_pages: the old name of placement (it re-issued with
+            // MPOL_MF_MOVE, which cannot bring pages back when the mems grow).
             auto b = parse_bool(value);
             if (!b)
                 return error("'" + std::string(key) + "' wants yes or no, not '" +
                              std::string(value) + "'");
-            (key == "move_pages" ? cfg.move_pages : cfg.kernel_assist) = *b;
+            (key == "kernel_assist" ? cfg.kernel_assist : cfg.placement) = *b;
         } else if (key == "log_level") {
             auto l = parse_log_level(value);
             if (!l)

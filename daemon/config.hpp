@@ -4,6 +4,9 @@
 // The format is one `key = value` per line; `#` starts a comment; blank
 // lines are ignored. Per-cgroup semantics overrides are written
 //   override /path/prefix = static
+// per-cgroup placement settings
+//   placement /path/prefix = no
+//   placement_rate_mib /path/prefix = 64
 // and the longest matching prefix (whole path components) wins. Parsing is
 // pure: load_config() only adds reading the file. Every rejected line gives
 // "FILE:LINE: reason".
@@ -31,10 +34,22 @@ struct SemanticsOverride {
     friend bool operator==(const SemanticsOverride&, const SemanticsOverride&) = default;
 };
 
+// A per-cgroup value (`placement /path = no`, `placement_rate_mib /path = 64`).
+struct CgroupValue {
+    std::string cgroup_prefix;
+    std::uint32_t value = 0;
+    friend bool operator==(const CgroupValue&, const CgroupValue&) = default;
+};
+
 struct Config {
     Semantics default_semantics = Semantics::Intent;
     std::vector<SemanticsOverride> overrides;
-    bool move_pages = false;     // re-issue with MPOL_MF_MOVE
+    // Respread the pages already held after a rebind (DESIGN.md,
+    // "Placement"); `move_pages` is its old name. Per cgroup as overrides.
+    bool placement = true;
+    std::uint32_t placement_rate_mib = 256;  // 0: no limit
+    std::vector<CgroupValue> placement_overrides;
+    std::vector<CgroupValue> placement_rate_overrides;
     bool kernel_assist = false;  // daemon's default for kernel assistance
     std::uint32_t reconcile_ms = 2000;
     std::uint32_t rebind_timeout_ms = 1000;
@@ -49,6 +64,9 @@ struct Config {
 
     // The semantics for a process in `cgroup` (a path like "/a/b").
     Semantics semantics_for(std::string_view cgroup) const;
+    // Placement on or off, and its rate, for a process in `cgroup`.
+    bool placement_for(std::string_view cgroup) const;
+    std::uint32_t placement_rate_for(std::string_view cgroup) const;
     friend bool operator==(const Config&, const Config&) = default;
 };
 

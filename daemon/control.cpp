@@ -51,7 +51,7 @@ proto::StatusReply make_status(const StatusInputs& in) {
     r.max_conns_per_uid = in.config.max_connections_per_uid;
     r.max_concurrency = in.config.max_concurrency;
     r.default_semantics = static_cast<std::uint8_t>(in.config.default_semantics);
-    r.move_pages = in.config.move_pages ? 1 : 0;
+    r.move_pages = in.config.placement ? 1 : 0;
     r.kernel_assist = in.config.kernel_assist ? 1 : 0;
     r.log_level = static_cast<std::uint8_t>(in.config.log_level);
     copy_field(r.config_path, in.config_path);

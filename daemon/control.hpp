@@ -29,6 +29,9 @@ struct Counters {
     std::uint64_t ranges_rebound = 0;
     std::uint64_t ranges_dropped = 0;
     std::uint64_t errors = 0;
+    std::uint64_t respreads = 0;      // PlacementDone reports
+    std::uint64_t pages_moved = 0;
+    std::uint64_t pages_skipped = 0;
 };
 
 struct StatusInputs {

@@ -16,6 +16,7 @@
 #include "logging.hpp"
 #include "numakeep/exec_handoff.hpp"
 #include "numakeep_config.h"
+#include "placement_report.hpp"
 #include "proc_parsers.hpp"
 
 namespace numakeep::daemon {
@@ -171,6 +172,13 @@ bool Numakeepd::on_frame(Connection& c, const proto::FrameHeader& h, const unsig
             proto::decode(h, payload, done);
             return on_rebind_done(c, done);
         }
+        case MsgType::PlacementDone: {
+            if (c.kind != PeerKind::Agent) return violation("PlacementDone before Hello");
+            proto::PlacementDone done;
+            proto::decode(h, payload, done);
+            if (Process* p = registry_.find_by_conn(c.id)) report_placement(*p, done, counters_);
+            return true;
+        }
         case MsgType::RangeEntry:
         case MsgType::ThreadEntry:
         case MsgType::RecordsEnd:
@@ -302,7 +310,7 @@ bool Numakeepd::on_hello(Connection& c, const proto::FrameHeader&, const proto::
 
     proto::Welcome w;
     w.default_semantics = static_cast<std::uint8_t>(config_.semantics_for(p.cgroup));
-    w.move_pages = config_.move_pages ? 1 : 0;
+    w.move_pages = config_.placement ? 1 : 0;
     w.kernel_assist = config_.kernel_assist ? 1 : 0;
     w.daemon_pid = static_cast<std::uint32_t>(::getpid());
     if (!server_.send(c.id, proto::MsgType::Welcome, 0, w)) return true;
@@ -578,10 +586,11 @@ void Numakeepd::pump() {
             pid, p ? p->comm : "?", plan ? plan->sent_generation : 0, config_.rebind_timeout_ms);
     }
     proto::Rebind r;
-    r.flags = config_.move_pages ? proto::kRebindMovePages : 0;
     for (const auto& cmd : work.send) {
         Process* p = registry_.find(cmd.pid);
         if (!p) continue;
+        r.flags = config_.placement_for(p->cgroup) ? proto::kRebindPlacement : 0;
+        r.placement_rate_mib = config_.placement_rate_for(p->cgroup);
         r.generation = cmd.generation;
         r.mems = cmd.mems;
         server_.send(p->conn, proto::MsgType::Rebind, 0, r);

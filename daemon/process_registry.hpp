@@ -33,6 +33,7 @@ struct Process {
     std::uint32_t ranges = 0;
     std::uint32_t threads = 0;
     proto::RebindDone last{};
+    proto::PlacementDone placement{};  // what the last respread did
     std::int64_t last_rebind_unix_ms = 0;
     std::int64_t registered_ms = 0;
 };

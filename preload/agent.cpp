@@ -21,6 +21,7 @@
 #include "kernel_assist.hpp"
 #include "numakeep/proc_stat.hpp"
 #include "numakeep/protocol.hpp"
+#include "page_mover.hpp"
 #include "raw_syscall.hpp"
 #include "real_calls.hpp"
 #include "rebind_executor.hpp"
@@ -248,13 +249,52 @@ void take_queued_rebinds(DaemonFrame& f) {
     }
 }
 
+// A frame from the daemon is waiting (or the connection ended): the
+// respread stops for it.
+bool frame_waiting() {
+    return wait_fd(g_conn.fd, POLLIN, 0);
+}
+
+// The respread the last Rebind asked for (page_mover.hpp), run between
+// frames: a frame that arrives stops it, a newer Rebind replaces it, any
+// other frame is served and the respread starts over (pages already in
+// place cost one query).
+struct PendingRespread {
+    bool active = false;
+    proto::Rebind rebind;
+
+    // False when the connection failed.
+    bool run() {
+        RespreadResult r =
+            respread(rebind.mems, (rebind.flags & proto::kRebindPlacement) != 0,
+                     rebind.placement_rate_mib, frame_waiting);
+        // Stopped by the kernel (the mems changed again) with no frame yet:
+        // the Rebind that follows brings its own respread.
+        if (!r.cancelled || !frame_waiting()) active = false;
+        if (r.cancelled || !r.ran) return true;
+        proto::PlacementDone done;
+        done.generation = rebind.generation;
+        done.pages_moved = r.pages_moved;
+        done.pages_skipped = r.pages_skipped;
+        done.pages_placed = r.pages_placed;
+        done.pages_gone = r.pages_gone;
+        done.duration_ns = r.duration_ns;
+        return send_frame(proto::MsgType::PlacementDone, ++g_seq, done);
+    }
+};
+
 void serve() {
     alignas(8) unsigned char payload[proto::kMaxPayload];
+    PendingRespread respread;
     // The newest generation executed on this connection: an older one
     // arriving later is a quiet no-op (generations only grow within one
     // daemon; a restarted daemon is a new connection and starts afresh).
     std::uint64_t newest = 0;
     for (;;) {
+        if (respread.active && !frame_waiting()) {
+            if (!respread.run()) return;
+            continue;
+        }
         if (!wait_fd(g_conn.fd, POLLIN, kIdleCheckMs)) {
             if (g_conn.still_ours()) continue;
             report_failure(Failure::FdStolen,
@@ -271,6 +311,8 @@ void serve() {
                 if (f.rebind.generation > newest) {
                     newest = f.rebind.generation;
                     done = execute_rebind(f.rebind);
+                    respread.active = true;
+                    respread.rebind = f.rebind;
                 }
                 if (!send_frame(proto::MsgType::RebindDone, f.seq, done)) return;
                 break;

@@ -15,6 +15,7 @@
 #include "fork_handlers.hpp"
 #include "kernel_assist.hpp"
 #include "numakeep_config.h"
+#include "page_mover.hpp"
 #include "raw_syscall.hpp"
 #include "real_calls.hpp"
 #include "record_keeper.hpp"
@@ -61,6 +62,7 @@ void read_environment() {
                            "NUMAKEEP_KERNEL_ASSIST is not 0 or 1; using the daemon's default");
         }
     }
+    read_placement_environment();
     if (const char* uid = std::getenv("NUMAKEEP_DAEMON_UID"); uid && *uid) {
         char* end = nullptr;
         unsigned long v = std::strtoul(uid, &end, 10);

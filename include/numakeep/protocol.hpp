@@ -13,8 +13,8 @@
 // with memcpy; static_asserts pin every size.
 //
 // Flows. Agent: Hello -> Welcome [-> ExecHandoffDeliver] -> repeatedly
-// (Rebind -> RebindDone) and (DumpRecords -> RangeEntry* ThreadEntry*
-// RecordsEnd). Exec handoff, on a connection of its own: ExecHandoff ->
+// (Rebind -> RebindDone [-> PlacementDone]) and (DumpRecords -> RangeEntry*
+// ThreadEntry* RecordsEnd). Exec handoff, on a connection of its own: ExecHandoff ->
 // ExecHandoffStored (or Error and a close), then the exec closes it, or
 // ExecHandoffCancel when the exec failed. CLI: QueryList -> ProcEntry* ListEnd; QueryShow -> ProcEntry
 // ShowRange* ShowThread* ShowEnd, or Error; QueryStatus -> StatusReply.
@@ -47,6 +47,7 @@ enum class MsgType : std::uint16_t {
     RecordsEnd = 5,     // end of a DumpRecords answer
     ExecHandoff = 6,    // first frame of an exec handoff connection (see ExecHandoff)
     ExecHandoffCancel = 7,  // the exec failed: forget the handoff (empty payload)
+    PlacementDone = 8,  // a respread after a Rebind ended (see PlacementDone)
     // daemon -> agent
     Welcome = 20,       // answer to Hello: the daemon's defaults
     Rebind = 21,        // "your mems are now M (generation G)"
@@ -113,11 +114,14 @@ struct Welcome {
 static_assert(sizeof(Welcome) == 8);
 
 inline constexpr std::uint32_t kRebindMovePages = 1U << 0;
+// Spread the pages already held to where their intent puts them, after the
+// rebind (DESIGN.md, "Placement: the pages already held").
+inline constexpr std::uint32_t kRebindPlacement = 1U << 1;
 
 struct Rebind {
     std::uint64_t generation = 0;
     std::uint32_t flags = 0;  // kRebind*
-    std::uint32_t reserved = 0;
+    std::uint32_t placement_rate_mib = 0;  // the respread's rate limit; 0: the runtime's default
     Nodemask mems;            // the cgroup's effective mems now
 };
 static_assert(sizeof(Rebind) == 16 + sizeof(Nodemask));
@@ -133,6 +137,19 @@ struct RebindDone {
     std::uint64_t duration_ns = 0;
 };
 static_assert(sizeof(RebindDone) == 40);
+
+// Sent by the agent when the respread that followed the Rebind of
+// `generation` ended; one that a newer Rebind cut short is not reported
+// (the newer one's respread is).
+struct PlacementDone {
+    std::uint64_t generation = 0;
+    std::uint64_t pages_moved = 0;    // now where the intent puts them
+    std::uint64_t pages_skipped = 0;  // the kernel could not move them (counted, not retried)
+    std::uint64_t pages_placed = 0;   // were already where the intent wants them
+    std::uint64_t pages_gone = 0;     // unmapped or remapped under the respread
+    std::uint64_t duration_ns = 0;
+};
+static_assert(sizeof(PlacementDone) == 48);
 
 struct DumpRecords {
     std::uint32_t request_id = 0;  // echoed in every entry
@@ -289,6 +306,7 @@ constexpr PayloadSize payload_size_of(std::uint16_t type) {
     switch (static_cast<MsgType>(type)) {
         case MsgType::Hello: return {true, sizeof(Hello)};
         case MsgType::RebindDone: return {true, sizeof(RebindDone)};
+        case MsgType::PlacementDone: return {true, sizeof(PlacementDone)};
         case MsgType::RangeEntry:
         case MsgType::ThreadEntry:
         case MsgType::ShowRange:

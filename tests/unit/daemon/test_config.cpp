@@ -36,7 +36,7 @@ TEST_CASE("empty text and comments give the defaults") {
 TEST_CASE("every key is read") {
     Config c = parse_ok(
         "default_semantics = static   # trailing comment\n"
-        "move_pages = yes\n"
+        "placement = no\n"
         "kernel_assist=on\n"
         "reconcile_ms = 500\r\n"
         "rebind_timeout_ms = 250\n"
@@ -51,7 +51,7 @@ TEST_CASE("every key is read") {
         "override /batch.slice = relative\n"
         "override   /batch.slice/db.service   =   kernel\n");
     CHECK(c.default_semantics == Semantics::Static);
-    CHECK(c.move_pages);
+    CHECK_FALSE(c.placement);
     CHECK(c.kernel_assist);
     CHECK(c.reconcile_ms == 500);
     CHECK(c.rebind_timeout_ms == 250);

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: MIT
+#include "page_mover.hpp"
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "maps_line.hpp"
+#include "numakeep/placement.hpp"
+#include "raw_syscall.hpp"
+#include "record_keeper.hpp"
+#include "runtime.hpp"
+
+namespace numakeep::preload {
+namespace {
+
+using placement::Intent;
+
+// One window of at most a PMD's worth of pages: a THP is never cut in two
+// and one move_pages() call stays short (the kernel holds mmap_lock for
+// reading across it).
+constexpr std::uint64_t kWindow = std::uint64_t{1} << (placement::kPageShift + placement::kThpOrder);
+constexpr std::size_t kBatchPages = kWindow / placement::kPageSize;
+constexpr int kMpolMfMove = 1 << 1;            // MPOL_MF_MOVE: pages mapped by this process only
+constexpr unsigned long kMpolFAddr = 1UL << 1;  // MPOL_F_ADDR
+constexpr long kSleepSliceNs = 20'000'000;     // a newer Rebind is noticed within this
+
+constinit PlacementSettings g_settings{};
+
+std::uint64_t now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// What to place: a part of one vma under one intent. A range record's part
+// remembers the record, so that a change of the record under the respread
+// (munmap, a new mbind) stops the part; a task part is placed only while no
+// record covers it.
+struct Part {
+    std::uint64_t start, end;
+    std::uint64_t vm_start, vm_pgoff;
+    bool thp_possible;
+    bool from_range;
+    Recorded rec;
+    Intent intent;
+};
+
+struct RangeWork {
+    std::uint64_t start, end;
+    Recorded rec;
+    Intent intent;
+};
+
+// The main thread's task policy, when it interleaves: the heap and the
+// anonymous mappings fault under it (get_vma_policy() falls back to the
+// task's policy for a vma without one). Threads with policies of their
+// own fault their own pages too, but which pages are whose is not known.
+bool task_intent(const Nodemask& mems, Semantics sem, Intent& out) {
+    const pid_t pid = static_cast<pid_t>(raw(SYS_getpid));
+    for (ThreadRecord* tr = state().threads; tr; tr = tr->next) {
+        if (tr->tid != pid || !tr->has_policy) continue;
+        const Mode m = tr->rec.request.mode;
+        if (m != Mode::Interleave && m != Mode::WeightedInterleave) return false;
+        return placement::intent_of(tr->rec, mems, sem, out);
+    }
+    return false;
+}
+
+std::vector<MapsEntry> read_own_maps(std::vector<char>& text) {
+    std::vector<MapsEntry> out;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        text.insert(text.end(), buf, buf + n);
+    }
+    close(fd);
+    std::string_view all(text.data(), text.size());
+    while (!all.empty()) {
+        std::size_t nl = all.find('\n');
+        std::string_view line = all.substr(0, nl);
+        MapsEntry e;
+        if (parse_maps_line(line, e)) out.push_back(e);
+        if (nl == std::string_view::npos) break;
+        all.remove_prefix(nl + 1);
+    }
+    return out;
+}
+
+placement::IndexWidth kernel_index_width() {
+    utsname u{};
+    if (uname(&u) != 0) return placement::IndexWidth::Bits64;
+    char* end = nullptr;
+    unsigned long major = std::strtoul(u.release, &end, 10);
+    unsigned long minor = end && *end == '.' ? std::strtoul(end + 1, nullptr, 10) : 0;
+    return placement::index_width_for_kernel(static_cast<unsigned>(major),
+                                             static_cast<unsigned>(minor));
+}
+
+// The weighted interleave table (6.9+): one value per node, 0 when unset.
+std::uint8_t g_weights[kMaxNodes];
+void read_weights(const Nodemask& nodes) {
+    std::memset(g_weights, 0, sizeof g_weights);
+    for (int n = nodes.first(); n >= 0; n = nodes.next(static_cast<unsigned>(n) + 1)) {
+        char path[96];
+        std::snprintf(path, sizeof path, "/sys/kernel/mm/mempolicy/weighted_interleave/node%d", n);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        char v[8] = {};
+        if (read(fd, v, sizeof v - 1) > 0) g_weights[n] = static_cast<std::uint8_t>(std::atoi(v));
+        close(fd);
+    }
+}
+
+long move_pages(std::size_t count, void** pages, const int* nodes, int* status) {
+    return raw(SYS_move_pages, 0, count, pages, nodes, status, nodes ? kMpolMfMove : 0);
+}
+
+bool gone(int status) {
+    return status == -EFAULT || status == -ENOENT;
+}
+
+class Mover {
+  public:
+    Mover(bool (*stop)(), std::uint32_t rate_mib) : stop_(stop), rate_mib_(rate_mib) {
+        t0_ = now_ns();
+    }
+    RespreadResult& result() { return res_; }
+
+    // False when the respread must end (a newer change, the mems refused).
+    bool place(const Part& p) {
+        for (std::uint64_t a = p.start; a < p.end;) {
+            const std::uint64_t window_end = (a & ~(kWindow - 1)) + kWindow;
+            const std::uint64_t e = window_end < p.end ? window_end : p.end;
+            if (stop_()) return cancel();
+            if (!still_there(p, a)) {
+                res_.pages_gone += (p.end - a) / placement::kPageSize;
+                return true;
+            }
+            if (!place_window(p, a, e)) return cancel();
+            if (!pace()) return cancel();
+            a = e;
+        }
+        return true;
+    }
+
+  private:
+    bool cancel() {
+        res_.cancelled = true;
+        return false;
+    }
+
+    // The record the part came from still covers a (never clobber: pages
+    // of a mapping that replaced it are not ours to judge).
+    static bool still_there(const Part& p, std::uint64_t a) {
+        RecordLock lock;
+        const Recorded* now = ranges().lookup(a);
+        return p.from_range ? now && *now == p.rec : now == nullptr;
+    }
+
+    bool place_window(const Part& p, std::uint64_t s, std::uint64_t e) {
+        const std::size_t n = static_cast<std::size_t>((e - s) / placement::kPageSize);
+        for (std::size_t i = 0; i < n; ++i) pages_[i] = reinterpret_cast<void*>(s + i * placement::kPageSize);
+        if (move_pages(n, pages_, nullptr, where_) < 0) {
+            res_.pages_gone += n;
+            return true;
+        }
+        // A whole window on one node may be one THP: move it by its first
+        // page, as a huge page (add_page_for_migration() isolates the head),
+        // to the node its order-9 index gives; if only that page moved, it
+        // was base pages after all: place them one by one.
+        if (p.thp_possible && n == kBatchPages && uniform(n)) {
+            const int t = placement::target_node_at(p.intent, p.vm_pgoff, p.vm_start, s,
+                                                    placement::kThpOrder, where_[0]);
+            if (t < 0) {
+                res_.pages_placed += n;
+                return true;
+            }
+            target_[0] = t;
+            long r = move_pages(1, pages_, target_, status_);
+            if (r < 0 && (r == -EACCES || r == -ENODEV || r == -EINVAL)) return false;
+            if (move_pages(n, pages_, nullptr, where_) < 0) {
+                res_.pages_gone += n;
+                return true;
+            }
+            if (uniform(n) && where_[0] == t) {
+                res_.pages_moved += n;
+                moved_bytes_ += n * placement::kPageSize;
+                return true;
+            }
+        }
+        // Page by page, at order 0.
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (where_[i] < 0) {
+                if (where_[i] == -EFAULT) ++res_.pages_gone;
+                continue;  // -ENOENT: never touched, nothing to place
+            }
+            const std::uint64_t addr = s + i * placement::kPageSize;
+            const int t = placement::target_node_at(p.intent, p.vm_pgoff, p.vm_start, addr, 0,
+                                                    where_[i]);
+            if (t < 0) {
+                ++res_.pages_placed;
+                continue;
+            }
+            move_list_[k] = pages_[i];
+            target_[k] = t;
+            ++k;
+        }
+        if (k == 0) return true;
+        long r = move_pages(k, move_list_, target_, status_);
+        // EACCES: a target the cpuset no longer allows (the mems changed
+        // again); ENODEV: a node gone. The newer change's respread follows.
+        if (r == -EACCES || r == -ENODEV || r == -EINVAL) return false;
+        // Count from what the kernel holds now: a failing page stops the
+        // kernel's loop (do_pages_move() leaves the rest of `status` unset
+        // and returns how many it did not move).
+        if (move_pages(k, move_list_, nullptr, status_) < 0) {
+            res_.pages_gone += k;
+            return true;
+        }
+        for (std::size_t i = 0; i < k; ++i) {
+            if (status_[i] == target_[i]) {
+                ++res_.pages_moved;
+                moved_bytes_ += placement::kPageSize;
+            } else if (gone(status_[i])) {
+                ++res_.pages_gone;
+            } else {
+                ++res_.pages_skipped;
+            }
+        }
+        return true;
+    }
+
+    bool uniform(std::size_t n) const {
+        if (where_[0] < 0) return false;
+        for (std::size_t i = 1; i < n; ++i)
+            if (where_[i] != where_[0]) return false;
+        return true;
+    }
+
+    // Sleeps as long as the rate asks, in slices, looking for a newer change.
+    bool pace() {
+        if (rate_mib_ == 0) return true;
+        const std::uint64_t due =
+            t0_ + moved_bytes_ * 1000000000ULL / (std::uint64_t{rate_mib_} << 20);
+        for (;;) {
+            const std::uint64_t now = now_ns();
+            if (now >= due) return true;
+            if (stop_()) return false;
+            std::uint64_t left = due - now;
+            timespec ts{0, static_cast<long>(left < static_cast<std::uint64_t>(kSleepSliceNs)
+                                                 ? left
+                                                 : static_cast<std::uint64_t>(kSleepSliceNs))};
+            nanosleep(&ts, nullptr);
+        }
+    }
+
+    bool (*stop_)();
+    std::uint32_t rate_mib_;
+    std::uint64_t t0_ = 0;
+    std::uint64_t moved_bytes_ = 0;
+    RespreadResult res_;
+    void* pages_[kBatchPages];
+    void* move_list_[kBatchPages];
+    int where_[kBatchPages];
+    int target_[kBatchPages];
+    int status_[kBatchPages];
+};
+
+// The parts of one recorded range, vma by vma (mbind split the vmas at the
+// range's ends; ranges with one record may span several).
+void add_range_parts(const RangeWork& w, const std::vector<MapsEntry>& maps,
+                     std::vector<Part>& parts) {
+    for (const MapsEntry& m : maps) {
+        if (m.end <= w.start || m.start >= w.end) continue;
+        // Shared memory interleaves by its object's offset (shmem's own
+        // get_policy), and moving pages other processes map is not ours.
+        if (m.shared) continue;
+        Part p{};
+        p.start = m.start > w.start ? m.start : w.start;
+        p.end = m.end < w.end ? m.end : w.end;
+        p.vm_start = m.start;
+        p.vm_pgoff = m.inode == 0 ? placement::anonymous_pgoff(m.start)
+                                  : m.offset >> placement::kPageShift;
+        p.thp_possible = m.inode == 0 && m.end - m.start >= kWindow;
+        p.from_range = true;
+        p.rec = w.rec;
+        p.intent = w.intent;
+        parts.push_back(p);
+    }
+}
+
+// The private anonymous vmas that carry no policy of their own: the task
+// policy places their pages (get_mempolicy(MPOL_F_ADDR) reads MPOL_DEFAULT
+// for a vma without one: do_get_mempolicy() falls back to default_policy).
+void add_task_parts(const Intent& in, const std::vector<MapsEntry>& maps,
+                    std::vector<Part>& parts) {
+    for (const MapsEntry& m : maps) {
+        if (!m.private_anonymous() || !m.writable) continue;
+        int mode = -1;
+        Nodemask nodes;
+        if (raw(SYS_get_mempolicy, &mode, nodes.kernel_data(), Nodemask::kKernelMaxnode, m.start,
+                kMpolFAddr) < 0 ||
+            mode != 0)
+            continue;
+        Part p{};
+        p.start = m.start;
+        p.end = m.end;
+        p.vm_start = m.start;
+        p.vm_pgoff = placement::anonymous_pgoff(m.start);
+        p.thp_possible = m.end - m.start >= kWindow;
+        p.from_range = false;
+        p.intent = in;
+        parts.push_back(p);
+    }
+}
+
+}  // namespace
+
+void read_placement_environment() {
+    if (const char* v = std::getenv("NUMAKEEP_PLACEMENT"); v && *v) {
+        if (std::strcmp(v, "0") == 0 || std::strcmp(v, "1") == 0) {
+            g_settings.enabled = v[0] == '1';
+            g_settings.enabled_from_env = true;
+        }
+    }
+    if (const char* v = std::getenv("NUMAKEEP_PLACEMENT_RATE_MIB"); v && *v) {
+        char* end = nullptr;
+        unsigned long r = std::strtoul(v, &end, 10);
+        if (end && *end == '\0' && r <= 0xffffffffUL) {
+            g_settings.rate_mib = static_cast<std::uint32_t>(r);
+            g_settings.rate_from_env = true;
+        }
+    }
+}
+
+const PlacementSettings& placement_settings() {
+    return g_settings;
+}
+
+RespreadResult respread(const Nodemask& mems, bool daemon_enabled, std::uint32_t daemon_rate_mib,
+                        bool (*stop)()) {
+    const PlacementSettings& cfg = g_settings;
+    const bool enabled = cfg.enabled_from_env ? cfg.enabled : daemon_enabled;
+    const std::uint32_t rate =
+        cfg.rate_from_env ? cfg.rate_mib : daemon_rate_mib ? daemon_rate_mib : cfg.rate_mib;
+    if (!enabled || mems.empty()) return RespreadResult{};
+    const std::uint64_t t0 = now_ns();
+    const placement::IndexWidth width = kernel_index_width();
+
+    // The work, copied under the lock: the program's threads wait for
+    // nothing longer than this copy.
+    std::vector<RangeWork> work;
+    Intent task{};
+    bool has_task = false;
+    {
+        RecordLock lock;
+        const Semantics sem = config().semantics;
+        ranges().for_each([&](const RangeStore::Range& r) {
+            Intent in;
+            if (!placement::intent_of(*r.rec, mems, sem, in)) return;
+            in.width = width;
+            work.push_back(RangeWork{r.start, r.end, *r.rec, in});
+        });
+        has_task = task_intent(mems, sem, task);
+        task.width = width;
+    }
+    if (work.empty() && !has_task) return RespreadResult{};
+
+    std::vector<char> text;
+    const std::vector<MapsEntry> maps = read_own_maps(text);
+    std::vector<Part> parts;
+    for (const RangeWork& w : work) add_range_parts(w, maps, parts);
+    if (has_task) add_task_parts(task, maps, parts);
+
+    bool weighted = false;
+    for (Part& p : parts) {
+        if (p.intent.mode != Mode::WeightedInterleave) continue;
+        weighted = true;
+        p.intent.weights = g_weights;
+    }
+    if (weighted) read_weights(mems);
+
+    // Big: the batch arrays. On the heap, not the agent's stack.
+    void* mem = std::malloc(sizeof(Mover));
+    if (!mem) return RespreadResult{};
+    auto* mover = new (mem) Mover(stop, rate);
+    for (const Part& p : parts)
+        if (!mover->place(p)) break;
+    RespreadResult res = mover->result();
+    mover->~Mover();
+    std::free(mem);
+    res.ran = true;
+    res.duration_ns = now_ns() - t0;
+    return res;
+}
+
+}  // namespace numakeep::preload
