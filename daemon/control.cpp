@@ -44,6 +44,9 @@ proto::StatusReply make_status(const StatusInputs& in) {
     r.ranges_rebound = in.counters.ranges_rebound;
     r.ranges_dropped = in.counters.ranges_dropped;
     r.errors = in.counters.errors;
+    r.respreads = in.counters.respreads;
+    r.pages_moved = in.counters.pages_moved;
+    r.pages_skipped = in.counters.pages_skipped;
     r.timeouts = in.timeouts;
     r.dropped_clients = in.dropped_clients;
     r.reconcile_ms = in.config.reconcile_ms;
@@ -51,7 +54,8 @@ proto::StatusReply make_status(const StatusInputs& in) {
     r.max_conns_per_uid = in.config.max_connections_per_uid;
     r.max_concurrency = in.config.max_concurrency;
     r.default_semantics = static_cast<std::uint8_t>(in.config.default_semantics);
-    r.move_pages = in.config.placement ? 1 : 0;
+    r.placement = in.config.placement ? 1 : 0;
+    r.placement_rate_mib = in.config.placement_rate_mib;
     r.kernel_assist = in.config.kernel_assist ? 1 : 0;
     r.log_level = static_cast<std::uint8_t>(in.config.log_level);
     copy_field(r.config_path, in.config_path);

@@ -179,6 +179,7 @@ class Mover {
             res_.pages_gone += n;
             return true;
         }
+        bool first_moved = false;
         // A whole window on one node may be one THP: move it by its first
         // page, as a huge page (add_page_for_migration() isolates the head),
         // to the node its order-9 index gives; if only that page moved, it
@@ -202,6 +203,8 @@ class Mover {
                 moved_bytes_ += n * placement::kPageSize;
                 return true;
             }
+            // Base pages: the first one moved alone (counted below).
+            first_moved = where_[0] == t;
         }
         // Page by page, at order 0.
         std::size_t k = 0;
@@ -214,7 +217,12 @@ class Mover {
             const int t = placement::target_node_at(p.intent, p.vm_pgoff, p.vm_start, addr, 0,
                                                     where_[i]);
             if (t < 0) {
-                ++res_.pages_placed;
+                if (i == 0 && first_moved) {
+                    ++res_.pages_moved;
+                    moved_bytes_ += placement::kPageSize;
+                } else {
+                    ++res_.pages_placed;
+                }
                 continue;
             }
             move_list_[k] = pages_[i];

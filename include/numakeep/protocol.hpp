@@ -35,7 +35,8 @@
 namespace numakeep::proto {
 
 inline constexpr std::uint32_t kMagic = 0x504b4d4e;  // "NMKP" little-endian
-// 2: StatusReply counts rebinds requested and cpuset.mems writes seen.
+// 2: StatusReply counts rebinds requested, cpuset.mems writes seen and
+// placement's respreads and pages.
 inline constexpr std::uint16_t kProtocolVersion = 2;
 
 enum class MsgType : std::uint16_t {
@@ -269,20 +270,23 @@ struct StatusReply {
     std::uint64_t dropped_clients = 0;  // malformed/hostile peers disconnected
     std::uint64_t rebinds_requested = 0;  // Rebind commands sent
     std::uint64_t mems_writes = 0;        // writes to cpuset.mems seen
+    std::uint64_t respreads = 0;        // respreads reported done (PlacementDone)
+    std::uint64_t pages_moved = 0;      // by those respreads
+    std::uint64_t pages_skipped = 0;    // the kernel could not move them
     std::uint32_t reconcile_ms = 0;
     std::uint32_t rebind_timeout_ms = 0;
     std::uint32_t max_conns_per_uid = 0;
     std::uint32_t max_concurrency = 0;
     std::uint8_t default_semantics = 0;
-    std::uint8_t move_pages = 0;
+    std::uint8_t placement = 0;         // respread after rebinds (numakeepd.conf `placement`)
     std::uint8_t kernel_assist = 0;
     std::uint8_t log_level = 0;         // spdlog level
-    std::uint32_t reserved = 0;
+    std::uint32_t placement_rate_mib = 0;
     char config_path[256] = {};
     char socket_path[108] = {};
     char version[36] = {};
 };
-static_assert(sizeof(StatusReply) == 120 + 256 + 108 + 36);
+static_assert(sizeof(StatusReply) == 144 + 256 + 108 + 36);
 
 // Error codes: errno values (ENOENT no such pid, EPERM another user's
 // process, ESRCH pid not under numakeep, EPROTO malformed, ETIMEDOUT agent

@@ -56,4 +56,20 @@ boot_s vm.boot_busybox_s busybox
 NUMAKEEP_VM_KERNEL=6.12 boot_s vm.boot_busybox_s.6_12 busybox
 boot_s vm.boot_systemd_s bookworm
 boot_s vm.boot_systemd_s.6_12 trixie
+
+# Placement (tests/vm/placement/bench_placement.cpp), its own guest run:
+# vm.placement_on_intent_pct and vm.placement_move_vs_migratepages from one
+# program, vm.placement_app_slowdown from two streaming programs, placement
+# off and on at the default rate, one after the other in the same guest.
+tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 590 -- sh -c '
+    s=/run/nk-place/numakeepd.sock
+    numakeepd --socket $s --foreground 2>/tmp/place.log &
+    i=0; while [ ! -S $s ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    export NUMAKEEP_SOCKET=$s
+    env LD_PRELOAD=$NUMAKEEP_PRELOAD nk-bench-placement /tmp/place.log main
+    off=$(env NUMAKEEP_PLACEMENT=0 LD_PRELOAD=$NUMAKEEP_PRELOAD nk-bench-placement /tmp/place.log stream 10 | sed -n "s/^passes //p")
+    on=$(env LD_PRELOAD=$NUMAKEEP_PRELOAD nk-bench-placement /tmp/place.log stream 10 | sed -n "s/^passes //p")
+    echo "stream passes: placement off $off, on $on" >&2
+    awk -v off="$off" -v on="$on" "BEGIN { if (on > 0) printf \"vm.placement_app_slowdown %.2f ratio\\n\", off / on }"' >"$out" 2>&1 || rc=1
+figures ""
 exit $rc

@@ -51,7 +51,8 @@ int cmd_status(int argc, char** argv) {
         j.end_object();
         j.key("config").begin_object();
         j.key("default_semantics").value(semantics_text(s.default_semantics));
-        j.key("move_pages").value(s.move_pages != 0);
+        j.key("placement").value(s.placement != 0);
+        j.key("placement_rate_mib").value(s.placement_rate_mib);
         j.key("kernel_assist").value(s.kernel_assist != 0);
         j.key("reconcile_ms").value(s.reconcile_ms);
         j.key("rebind_timeout_ms").value(s.rebind_timeout_ms);
@@ -71,6 +72,9 @@ int cmd_status(int argc, char** argv) {
         j.key("errors").value(s.errors);
         j.key("timeouts").value(s.timeouts);
         j.key("dropped_clients").value(s.dropped_clients);
+        j.key("respreads").value(s.respreads);
+        j.key("pages_moved").value(s.pages_moved);
+        j.key("pages_skipped").value(s.pages_skipped);
         j.end_object();
         j.key("cli_version").value(NUMAKEEP_VERSION);
         j.end_object();
@@ -85,7 +89,8 @@ int cmd_status(int argc, char** argv) {
     std::string conf = field_text(s.config_path);
     std::printf("configuration: %s\n", conf.empty() ? "(built-in defaults)" : conf.c_str());
     std::printf("  default semantics     %s\n", semantics_text(s.default_semantics).c_str());
-    std::printf("  move pages on rebind  %s\n", yes_no(s.move_pages));
+    std::printf("  placement             %s, %u MiB/s%s\n", yes_no(s.placement),
+                s.placement_rate_mib, s.placement_rate_mib ? "" : " (no limit)");
     std::printf("  kernel assistance     %s\n", yes_no(s.kernel_assist));
     std::printf("  reconcile period      %u ms\n", s.reconcile_ms);
     std::printf("  rebind timeout        %u ms\n", s.rebind_timeout_ms);
@@ -102,6 +107,9 @@ int cmd_status(int argc, char** argv) {
     std::printf("  ranges re-bound       %llu\n", u64(s.ranges_rebound));
     std::printf("  ranges dropped        %llu\n", u64(s.ranges_dropped));
     std::printf("  errors                %llu\n", u64(s.errors));
+    std::printf("  respreads             %llu\n", u64(s.respreads));
+    std::printf("  pages moved           %llu\n", u64(s.pages_moved));
+    std::printf("  pages skipped         %llu\n", u64(s.pages_skipped));
     std::printf("  timeouts              %llu\n", u64(s.timeouts));
     std::printf("  dropped clients       %llu\n", u64(s.dropped_clients));
     return 0;

@@ -217,14 +217,15 @@ def case_json_schema():
         check(st.get("schema") == "numakeep.status/1", "status schema name")
         check_keys(st.get("daemon"), {"pid": int, "version": str, "uptime_ms": int, "socket": str,
                                       "config_path": str}, "status.daemon")
-        check_keys(st.get("config"), {"default_semantics": str, "move_pages": bool,
+        check_keys(st.get("config"), {"default_semantics": str, "placement": bool,
+                                      "placement_rate_mib": int,
                                       "kernel_assist": bool, "reconcile_ms": int,
                                       "rebind_timeout_ms": int, "max_conns_per_uid": int,
                                       "max_concurrency": int, "log_level": str}, "status.config")
         check_keys(st.get("counters"), {k: int for k in (
             "processes", "ranges", "threads", "mems_writes", "rebinds_requested", "rebinds",
-            "ranges_rebound", "ranges_dropped", "errors", "timeouts", "dropped_clients")},
-            "status.counters")
+            "ranges_rebound", "ranges_dropped", "errors", "timeouts", "dropped_clients",
+            "respreads", "pages_moved", "pages_skipped")}, "status.counters")
         check(st["daemon"]["socket"] == d.socket, "status names the socket it used")
 
     me = load(numakeep("show", "--json"), "show --json (no PID)")
