@@ -47,6 +47,7 @@ proto::StatusReply make_status(const StatusInputs& in) {
     r.respreads = in.counters.respreads;
     r.pages_moved = in.counters.pages_moved;
     r.pages_skipped = in.counters.pages_skipped;
+    r.sets = in.counters.sets;
     r.timeouts = in.timeouts;
     r.dropped_clients = in.dropped_clients;
     r.reconcile_ms = in.config.reconcile_ms;

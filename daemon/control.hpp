@@ -32,6 +32,7 @@ struct Counters {
     std::uint64_t respreads = 0;      // PlacementDone reports
     std::uint64_t pages_moved = 0;
     std::uint64_t pages_skipped = 0;
+    std::uint64_t sets = 0;           // SetPolicy requests (`numakeep set`)
 };
 
 struct StatusInputs {

@@ -213,6 +213,22 @@ bool Numakeepd::on_frame(Connection& c, const proto::FrameHeader& h, const unsig
                 on_query_show(c, h.seq, q);
             }
             return true;
+        case MsgType::SetPolicy: {
+            if (c.kind == PeerKind::Agent || c.kind == PeerKind::Exec)
+                return violation("SetPolicy on an agent connection");
+            c.kind = PeerKind::Cli;
+            proto::SetPolicy req;
+            proto::decode(h, payload, req);
+            sets_.start(c, h.seq, req);
+            return true;
+        }
+        case MsgType::SetApplied: {
+            if (c.kind != PeerKind::Agent) return violation("SetApplied before Hello");
+            proto::SetApplied applied;
+            proto::decode(h, payload, applied);
+            if (Process* p = registry_.find_by_conn(c.id)) sets_.on_applied(*p, applied);
+            return true;
+        }
         case MsgType::Error:
             if (c.kind == PeerKind::Agent) {
                 proto::ErrorMsg e;
@@ -238,6 +254,7 @@ void Numakeepd::on_close(Connection& c) {
         return;
     }
     if (Process* p = registry_.find_by_conn(c.id)) unregister(p->pid, "disconnected");
+    sets_.on_connection_closed(c.id);
     for (auto it = shows_.begin(); it != shows_.end();)
         it = it->second.cli == c.id ? shows_.erase(it) : std::next(it);
 }
@@ -255,6 +272,7 @@ void Numakeepd::unregister(pid_t pid, const char* why) {
             ++it;
         }
     }
+    sets_.on_process_gone(pid);
     orchestrator_.remove_process(pid);
     registry_.remove(pid);
     update_status();
@@ -670,6 +688,7 @@ void Numakeepd::reconcile() {
 void Numakeepd::housekeeping() {
     std::int64_t now = monotonic_ms();
     server_.expire_partial_frames(now);
+    sets_.expire(now);
     if (handoffs_.size())
         handoffs_.expire(now, [](pid_t pid, std::uint64_t start_time) {
             auto st = proc_start_time(pid);

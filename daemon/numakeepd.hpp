@@ -20,6 +20,7 @@
 #include "process_registry.hpp"
 #include "rebind_orchestrator.hpp"
 #include "server.hpp"
+#include "set_request.hpp"
 
 namespace numakeep::daemon {
 
@@ -81,6 +82,7 @@ class Numakeepd {
     RebindOrchestrator orchestrator_;
     Counters counters_;
     ExecHandoffStore handoffs_;
+    SetRequests sets_{server_, registry_, cgroupfs_, config_, counters_};
     std::unique_ptr<CgroupWatcher> watcher_;
     Timer rebind_timer_;
     Timer reconcile_timer_;

@@ -29,6 +29,7 @@
 #include "record_keeper.hpp"
 #include "reentrancy_guard.hpp"
 #include "runtime.hpp"
+#include "set_executor.hpp"
 
 namespace numakeep::preload {
 
@@ -325,6 +326,13 @@ void serve() {
                 if (!ok) return;
                 break;
             }
+            case DaemonFrameKind::SetRequest: {
+                // A respread under way works from the records of before.
+                respread.active = false;
+                proto::SetApplied applied = execute_set(f.set, frame_waiting);
+                if (!send_frame(proto::MsgType::SetApplied, f.seq, applied)) return;
+                break;
+            }
             case DaemonFrameKind::ExecHandoffDeliver:
                 // The Rebind that follows re-issues the record taken here.
                 adopt_exec_handoff(f.exec);
@@ -377,7 +385,7 @@ void agent_start_when_needed() {
         g_start_failed.load(std::memory_order_relaxed) ||
         !g_may_start.load(std::memory_order_acquire))
         return;
-    if (!has_records()) return;
+    if (!config().agent_always && !has_records()) return;
     bool expected = false;
     if (!g_agent_started.compare_exchange_strong(expected, true)) return;
     // All signals blocked: the program's signals go to its own threads (a

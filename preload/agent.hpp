@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The agent: one thread per process, started on the first recorded request
-// (never in a program that asks for nothing). It connects to numakeepd,
+// (never in a program that asks for nothing), or at start-up with
+// NUMAKEEP_AGENT=always (`numakeep run` sets it), so that `numakeep set`
+// can reach a program that has asked for nothing yet. It connects to numakeepd,
 // checks the peer is the daemon's uid before obeying anything, registers
 // (Hello/Welcome), then serves Rebind and DumpRecords until the connection
 // drops. With no daemon it sleeps on inotify until the socket appears; the

@@ -19,6 +19,7 @@ enum class DaemonFrameKind {
     DumpRecords,         // answer RangeEntry* ThreadEntry* RecordsEnd
     Welcome,             // the answer to our Hello
     ExecHandoffDeliver,  // the request our exec handed over (exec_handoff.hpp)
+    SetRequest,          // `numakeep set`: carry it out, answer SetApplied
     Ignore,              // nothing to do (an Error, a repeated Welcome)
     Closed,              // end of stream, timeout, or a frame cut short
     Drop,                // a malformed or unexpected frame: hang up
@@ -31,6 +32,7 @@ struct DaemonFrame {
     proto::DumpRecords dump;
     proto::Welcome welcome;
     proto::ExecHandoff exec;
+    proto::SetRequest set;
     const char* why = nullptr;  // Drop: what was wrong with it
 };
 
@@ -53,6 +55,9 @@ inline DaemonFrame classify_daemon_frame(const proto::FrameHeader& h,
             break;
         case proto::MsgType::ExecHandoffDeliver:
             if (proto::decode(h, payload, f.exec)) f.kind = DaemonFrameKind::ExecHandoffDeliver;
+            break;
+        case proto::MsgType::SetRequest:
+            if (proto::decode(h, payload, f.set)) f.kind = DaemonFrameKind::SetRequest;
             break;
         case proto::MsgType::ExecHandoffStored:
         case proto::MsgType::Error:

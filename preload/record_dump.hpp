@@ -13,6 +13,7 @@
 #include "rebind_executor.hpp"
 #include "record_keeper.hpp"
 #include "runtime.hpp"
+#include "set_executor.hpp"
 #include "thread_rebind.hpp"
 
 namespace numakeep::preload {
@@ -37,6 +38,15 @@ inline proto::PolicyEntry policy_entry(std::uint32_t request_id, const Recorded&
     e.home_node = rec.request.home_node;
     e.requested = rec.request.nodes;
     e.mems_at_request = rec.mems_at_request;
+    if (rec.origin != 0) {
+        e.origin = proto::kOriginSet;
+        SetOrigin o;
+        if (find_set_origin(rec.origin, o)) {
+            e.set_by_pid = o.pid;
+            e.set_by_uid = o.uid;
+            e.set_unix_ms = o.unix_ms;
+        }
+    }
     const IssuePlan planned = plan_issue(rec, mems_now, IssueSettings{config().semantics, false});
     if (planned.needed) {
         e.rule_now = planned.nodes;

@@ -79,19 +79,36 @@ bool refill_thread_records() {
     return true;
 }
 
-ThreadRecord* take_thread_record() {
+// A fresh record for thread `tid`, linked into the list (lock held).
+ThreadRecord* take_record_for(pid_t tid) {
     if (!g_runtime_state.free_threads && !refill_thread_records()) return nullptr;
     ThreadRecord* tr = g_runtime_state.free_threads;
     g_runtime_state.free_threads = tr->next;
     tr->~ThreadRecord();
     new (tr) ThreadRecord;
-    tr->tid = own_tid();
+    tr->tid = tid;
     tr->next = g_runtime_state.threads;
     g_runtime_state.threads = tr;
+    return tr;
+}
+
+ThreadRecord* take_thread_record() {
+    ThreadRecord* tr = take_record_for(own_tid());
+    if (!tr) return nullptr;
     t_thread_record = tr;
     if (g_thread_key_ok) pthread_setspecific(g_thread_key, tr);
     return tr;
 }
+
+// Records the agent made for threads that had none (`numakeep set
+// --task`), until each thread claims its own in the rebind signal's
+// handler. Atomics: the handlers read them while the agent may write.
+struct Unclaimed {
+    std::atomic<pid_t> tid{0};  // 0: a free slot
+    std::atomic<ThreadRecord*> record{nullptr};
+};
+constexpr unsigned kUnclaimed = 1024;
+constinit Unclaimed g_unclaimed[kUnclaimed];
 
 void release_thread_record(ThreadRecord* tr) {
     for (ThreadRecord** p = &g_runtime_state.threads; *p; p = &(*p)->next)
@@ -163,7 +180,57 @@ unsigned thread_policy_count() {
     return n;
 }
 
+ThreadRecord* thread_record_of(pid_t tid) {
+    for (ThreadRecord* tr = g_runtime_state.threads; tr; tr = tr->next)
+        if (tr->tid == tid) return tr;
+    return nullptr;
+}
+
+ThreadRecord* foreign_thread_record(pid_t tid) {
+    for (Unclaimed& u : g_unclaimed) {
+        if (u.tid.load(std::memory_order_relaxed) != 0) continue;
+        ThreadRecord* tr = take_record_for(tid);
+        if (!tr) return nullptr;
+        u.record.store(tr, std::memory_order_relaxed);
+        u.tid.store(tid, std::memory_order_release);
+        return tr;
+    }
+    return nullptr;
+}
+
+ThreadRecord* claim_foreign_thread_record() {
+    const pid_t tid = own_tid();
+    for (Unclaimed& u : g_unclaimed) {
+        pid_t expected = tid;
+        if (u.tid.load(std::memory_order_acquire) != tid) continue;
+        ThreadRecord* tr = u.record.load(std::memory_order_relaxed);
+        if (!u.tid.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return nullptr;
+        t_thread_record = tr;
+        // The key's destructor gives the record back when the thread exits.
+        // Only while the key has a slot in the thread's first block is
+        // pthread_setspecific() a plain store (glibc's specific_1stblock);
+        // past it, it may allocate, which a signal handler must not: the
+        // record then stays until a round finds the thread gone (ESRCH).
+        if (g_thread_key_ok && g_thread_key < 32) pthread_setspecific(g_thread_key, tr);
+        return tr;
+    }
+    return nullptr;
+}
+
+bool forget_unclaimed_thread_record(ThreadRecord* tr) {
+    for (Unclaimed& u : g_unclaimed) {
+        pid_t tid = u.tid.load(std::memory_order_acquire);
+        if (tid == 0 || u.record.load(std::memory_order_relaxed) != tr) continue;
+        // Lost to the thread's handler: it claimed it a moment ago.
+        if (!u.tid.compare_exchange_strong(tid, 0, std::memory_order_acq_rel)) return false;
+        release_thread_record(tr);
+        return true;
+    }
+    return false;
+}
+
 void keep_only_own_thread_record() {
+    for (Unclaimed& u : g_unclaimed) u.tid.store(0, std::memory_order_relaxed);
     ThreadRecord* own = t_thread_record;
     ThreadRecord* tr = g_runtime_state.threads;
     g_runtime_state.threads = nullptr;

@@ -145,6 +145,20 @@ unsigned thread_policy_count();
 extern constinit thread_local ThreadRecord* t_thread_record
     __attribute__((tls_model("initial-exec")));
 
+// The record of thread `tid`, or nullptr (lock held).
+ThreadRecord* thread_record_of(pid_t tid);
+// A record the agent makes for thread `tid` of this process, which has none
+// (lock held): `numakeep set --task` reaches threads that never set a
+// policy. The thread claims it in the rebind signal's handler
+// (claim_foreign_thread_record()); nullptr when no memory or slot is left.
+ThreadRecord* foreign_thread_record(pid_t tid);
+// The calling thread's record made by foreign_thread_record(), now its own
+// (t_thread_record); nullptr when there is none. Async-signal-safe.
+ThreadRecord* claim_foreign_thread_record();
+// Gives back a record foreign_thread_record() made while its thread has
+// not claimed it (lock held); false when it has (the record is its own).
+bool forget_unclaimed_thread_record(ThreadRecord* tr);
+
 // Forgets every thread record but the calling thread's (fork's child).
 void keep_only_own_thread_record();
 

@@ -62,6 +62,8 @@ void read_environment() {
                            "NUMAKEEP_KERNEL_ASSIST is not 0 or 1; using the daemon's default");
         }
     }
+    if (const char* agent = std::getenv("NUMAKEEP_AGENT"); agent && *agent)
+        g_config.agent_always = std::strcmp(agent, "always") == 0;
     read_placement_environment();
     if (const char* uid = std::getenv("NUMAKEEP_DAEMON_UID"); uid && *uid) {
         char* end = nullptr;

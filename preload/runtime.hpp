@@ -25,6 +25,7 @@ struct Config {
     bool kernel_assist_env_set = false;
     bool kernel_assist = false;
     std::uint32_t daemon_uid = 0;  // the uid the daemon must run as
+    bool agent_always = false;     // NUMAKEEP_AGENT=always: connect with no record
 };
 
 // Inline, as is ensure_init()'s test: the hot paths (every interposed

@@ -100,6 +100,9 @@ bool kernel_keeps_plan(const ThreadRecord& tr) {
 void on_rebind_signal() {
     int saved = errno;
     ThreadRecord* tr = t_thread_record;
+    // A thread with no record of its own that `numakeep set --task` made
+    // one for: it takes it now.
+    if (!tr) tr = claim_foreign_thread_record();
     if (tr) {
         IssuePlan target;
         std::uint64_t version = 0;

@@ -72,10 +72,14 @@ struct Request {
     friend bool operator==(const Request&, const Request&) = default;
 };
 
-// A request together with the mems in force when it was made (M0).
+// A request together with the mems in force when it was made (M0), and
+// who made it: 0 the program itself, else the id of the `numakeep set` that
+// installed it (the runtime keeps who and when under that id). Two pieces
+// of one range made by different requests never merge.
 struct Recorded {
     Request request;
     Nodemask mems_at_request;
+    std::uint32_t origin = 0;
     friend bool operator==(const Recorded&, const Recorded&) = default;
 };
 

@@ -17,7 +17,9 @@
 // ThreadEntry* RecordsEnd). Exec handoff, on a connection of its own: ExecHandoff ->
 // ExecHandoffStored (or Error and a close), then the exec closes it, or
 // ExecHandoffCancel when the exec failed. CLI: QueryList -> ProcEntry* ListEnd; QueryShow -> ProcEntry
-// ShowRange* ShowThread* ShowEnd, or Error; QueryStatus -> StatusReply.
+// ShowRange* ShowThread* ShowEnd, or Error; QueryStatus -> StatusReply;
+// SetPolicy -> SetOutcome* SetEnd, or Error (`numakeep set`: one SetOutcome
+// per process the request reached).
 //
 // Versioning: kProtocolVersion changes whenever any layout changes. A peer
 // with another version gets an Error frame and is disconnected. New message
@@ -37,7 +39,10 @@ namespace numakeep::proto {
 inline constexpr std::uint32_t kMagic = 0x504b4d4e;  // "NMKP" little-endian
 // 2: StatusReply counts rebinds requested, cpuset.mems writes seen and
 // placement's respreads and pages.
-inline constexpr std::uint16_t kProtocolVersion = 2;
+// 3: `numakeep set`: SetPolicy, SetOutcome, SetEnd (CLI), SetRequest,
+// SetApplied (agent); PolicyEntry says who made each request (origin) and
+// StatusReply counts sets.
+inline constexpr std::uint16_t kProtocolVersion = 3;
 
 enum class MsgType : std::uint16_t {
     // agent -> daemon
@@ -49,16 +54,19 @@ enum class MsgType : std::uint16_t {
     ExecHandoff = 6,    // first frame of an exec handoff connection (see ExecHandoff)
     ExecHandoffCancel = 7,  // the exec failed: forget the handoff (empty payload)
     PlacementDone = 8,  // a respread after a Rebind ended (see PlacementDone)
+    SetApplied = 9,     // answer to SetRequest
     // daemon -> agent
     Welcome = 20,       // answer to Hello: the daemon's defaults
     Rebind = 21,        // "your mems are now M (generation G)"
     DumpRecords = 22,   // ask for every range and thread record
     ExecHandoffStored = 23,   // answer to ExecHandoff: stored (empty payload)
     ExecHandoffDeliver = 24,  // right after Welcome, to a new image: its pending ExecHandoff
+    SetRequest = 25,    // `numakeep set` for this process
     // cli -> daemon
     QueryList = 40,     // every process the caller may see
     QueryShow = 41,     // one process's records
     QueryStatus = 42,   // configuration and counters
+    SetPolicy = 43,     // `numakeep set`: change running processes' policy
     // daemon -> cli
     ProcEntry = 60,     // one process (answer to QueryList, first of QueryShow)
     ListEnd = 61,       // end of a QueryList answer
@@ -66,6 +74,8 @@ enum class MsgType : std::uint16_t {
     ShowThread = 63,    // relayed ThreadEntry
     ShowEnd = 64,       // end of a QueryShow answer
     StatusReply = 65,   // answer to QueryStatus
+    SetOutcome = 66,    // one process's outcome of a SetPolicy
+    SetEnd = 67,        // end of a SetPolicy answer
     // either direction
     Error = 90,         // a request could not be served; see ErrorMsg
 };
@@ -171,12 +181,22 @@ struct PolicyEntry {
     std::uint8_t assisted = 0;       // issued with kernel assistance (MPOL_F_RELATIVE_NODES)
     std::uint8_t kernel_ok = 0;      // kKernelRead: kernel_mode/kernel_nodes could be read
     std::int32_t rule_home_node = -1;
+    std::uint8_t origin = 0;         // kOrigin*: who made the request
+    std::uint8_t reserved[3] = {};
+    std::int32_t set_by_pid = 0;     // kOriginSet: the caller of `numakeep set`
+    std::uint32_t set_by_uid = 0;
+    std::uint32_t reserved2 = 0;
+    std::int64_t set_unix_ms = 0;    // kOriginSet: when (0: no longer known)
     Nodemask requested;              // nodes as the program passed them
     Nodemask mems_at_request;        // M0
     Nodemask rule_now;               // rule(request, M0, M_now)
     Nodemask kernel_now;             // read back from the kernel
 };
-static_assert(sizeof(PolicyEntry) == 40 + 4 * sizeof(Nodemask));
+static_assert(sizeof(PolicyEntry) == 64 + 4 * sizeof(Nodemask));
+// PolicyEntry::origin: the program's own call (or a policy inherited at
+// exec), or `numakeep set`.
+constexpr std::uint8_t kOriginProgram = 0;
+constexpr std::uint8_t kOriginSet = 1;
 // PolicyEntry::kernel_ok: read back, not read, or not read because the
 // thread blocks numakeep's rebind signal (an inline rt_sigprocmask): it is
 // unreachable until it unblocks it.
@@ -273,6 +293,7 @@ struct StatusReply {
     std::uint64_t respreads = 0;        // respreads reported done (PlacementDone)
     std::uint64_t pages_moved = 0;      // by those respreads
     std::uint64_t pages_skipped = 0;    // the kernel could not move them
+    std::uint64_t sets = 0;             // `numakeep set` requests served (SetPolicy)
     std::uint32_t reconcile_ms = 0;
     std::uint32_t rebind_timeout_ms = 0;
     std::uint32_t max_conns_per_uid = 0;
@@ -286,7 +307,7 @@ struct StatusReply {
     char socket_path[108] = {};
     char version[36] = {};
 };
-static_assert(sizeof(StatusReply) == 144 + 256 + 108 + 36);
+static_assert(sizeof(StatusReply) == 152 + 256 + 108 + 36);
 
 // Error codes: errno values (ENOENT no such pid, EPERM another user's
 // process, ESRCH pid not under numakeep, EPROTO malformed, ETIMEDOUT agent
@@ -297,6 +318,96 @@ struct ErrorMsg {
     char message[120] = {};
 };
 static_assert(sizeof(ErrorMsg) == 128);
+
+// --- numakeep set ----------------------------------------------------------
+// No kernel lets one process change another's memory policy (DESIGN.md,
+// "Kernels and distributions"): the CLI asks the daemon, the daemon checks
+// the caller as migrate_pages(2) would and asks each target's agent, and
+// the agent issues the policy inside its process as a request of its own,
+// made under the mems of that moment. The program's later calls replace it.
+
+// SetPolicy::scope / SetRequest::scope
+inline constexpr std::uint8_t kSetTask = 1U << 0;    // every thread's task policy
+inline constexpr std::uint8_t kSetRanges = 1U << 1;  // the recorded ranges
+// SetPolicy::options / SetRequest::options
+inline constexpr std::uint8_t kSetMove = 1U << 0;    // respread the pages already held
+inline constexpr std::uint8_t kSetWait = 1U << 1;    // answer once the agents did it
+inline constexpr std::uint8_t kSetRange = 1U << 2;   // only ranges overlapping range_*
+
+struct SetPolicy {
+    std::int32_t pid = 0;       // the target; 0: every process under numakeep in `cgroup`
+    std::uint8_t scope = 0;     // kSetTask | kSetRanges
+    std::uint8_t options = 0;   // kSet{Move,Wait,Range}
+    std::uint16_t mode = 0;     // Mode
+    std::uint16_t flags = 0;    // mode flags (kFlag*)
+    std::uint16_t reserved = 0;
+    std::int32_t home_node = -1;
+    std::uint64_t range_start = 0;  // [start, end) with kSetRange
+    std::uint64_t range_end = 0;
+    Nodemask nodes;
+    char cgroup[kCgroupLen] = {};   // with pid 0: the cgroup (and its descendants)
+};
+static_assert(sizeof(SetPolicy) == 32 + sizeof(Nodemask) + kCgroupLen);
+
+struct SetRequest {
+    std::uint32_t set_id = 0;    // echoed in SetApplied
+    std::int32_t caller_pid = 0;  // who asked (SO_PEERCRED of the CLI)
+    std::uint32_t caller_uid = 0;
+    std::uint8_t scope = 0;
+    std::uint8_t options = 0;
+    std::uint16_t mode = 0;
+    std::uint16_t flags = 0;
+    std::uint16_t reserved = 0;
+    std::int32_t home_node = -1;
+    std::int64_t unix_ms = 0;    // when it was asked
+    std::uint64_t range_start = 0;
+    std::uint64_t range_end = 0;
+    std::uint32_t placement_rate_mib = 0;  // kSetMove: the respread's rate; 0: the default
+    std::uint32_t reserved2 = 0;
+    Nodemask nodes;
+};
+static_assert(sizeof(SetRequest) == 56 + sizeof(Nodemask));
+
+struct SetApplied {
+    std::uint32_t set_id = 0;
+    std::uint32_t ranges_set = 0;      // range pieces now carrying the policy
+    std::uint32_t threads_set = 0;     // threads now carrying it
+    std::uint32_t threads_silent = 0;  // signalled, did not answer in time
+    std::uint32_t threads_unreachable = 0;  // block numakeep's signal
+    std::uint32_t errors = 0;
+    std::int32_t first_errno = 0;      // EINVAL: the kernel refused the nodes here
+    std::uint32_t moved = 0;           // 1 when the pages were respread (kSetMove)
+    std::uint64_t pages_moved = 0;
+    std::uint64_t pages_skipped = 0;
+    std::uint64_t duration_ns = 0;
+};
+static_assert(sizeof(SetApplied) == 56);
+
+// SetOutcome::state
+inline constexpr std::uint8_t kSetSent = 0;     // asked, not waited for (no kSetWait)
+inline constexpr std::uint8_t kSetApplied = 1;  // the agent did it (`applied` says what)
+inline constexpr std::uint8_t kSetFailed = 2;   // `code` says why
+
+struct SetOutcome {
+    std::int32_t pid = 0;
+    std::uint32_t uid = 0;
+    std::int32_t code = 0;  // 0, or an errno: EPERM, ESRCH (not under numakeep), ENOENT
+                            // (gone), ETIMEDOUT, EINVAL, EIO (took it only partly)
+    std::uint8_t state = kSetSent;
+    std::uint8_t reserved[3] = {};
+    SetApplied applied;
+    char comm[kCommLen] = {};
+    char message[88] = {};  // for a person, NUL-terminated
+};
+static_assert(sizeof(SetOutcome) == 16 + sizeof(SetApplied) + kCommLen + 88);
+
+struct SetEnd {
+    std::uint32_t processes = 0;  // SetOutcomes sent
+    std::uint32_t applied = 0;    // of them kSetApplied or kSetSent
+    std::uint32_t failed = 0;
+    std::uint32_t reserved = 0;
+};
+static_assert(sizeof(SetEnd) == 16);
 
 struct Empty {};
 
@@ -331,6 +442,11 @@ constexpr PayloadSize payload_size_of(std::uint16_t type) {
         case MsgType::ListEnd: return {true, sizeof(ListEnd)};
         case MsgType::StatusReply: return {true, sizeof(StatusReply)};
         case MsgType::Error: return {true, sizeof(ErrorMsg)};
+        case MsgType::SetPolicy: return {true, sizeof(SetPolicy)};
+        case MsgType::SetRequest: return {true, sizeof(SetRequest)};
+        case MsgType::SetApplied: return {true, sizeof(SetApplied)};
+        case MsgType::SetOutcome: return {true, sizeof(SetOutcome)};
+        case MsgType::SetEnd: return {true, sizeof(SetEnd)};
     }
     return {false, 0};
 }
@@ -343,6 +459,8 @@ inline constexpr std::size_t kMaxPayload = sizeof(PolicyEntry) > sizeof(StatusRe
                                                : sizeof(StatusReply);
 inline constexpr std::size_t kMaxFrame = sizeof(FrameHeader) + kMaxPayload;
 static_assert(sizeof(ExecHandoff) <= kMaxPayload);
+static_assert(sizeof(SetPolicy) <= kMaxPayload && sizeof(SetRequest) <= kMaxPayload &&
+              sizeof(SetOutcome) <= kMaxPayload);
 
 enum class HeaderCheck { Ok, BadMagic, BadVersion, UnknownType, BadSize };
 

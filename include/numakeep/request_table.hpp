@@ -144,7 +144,7 @@ class RequestTable {
     // request.
     static bool same(const Recorded& a, const Recorded& b) {
         if (a.request.mode != b.request.mode || a.request.flags != b.request.flags ||
-            a.request.home_node != b.request.home_node)
+            a.request.home_node != b.request.home_node || a.origin != b.origin)
             return false;
         using V = std::uint64_t __attribute__((vector_size(16)));
         const auto* an = a.request.nodes.words().data();
@@ -201,7 +201,7 @@ class RequestTable {
         std::uint64_t lane[4] = {
             static_cast<std::uint64_t>(r.request.mode) | std::uint64_t{r.request.flags} << 16 |
                 static_cast<std::uint64_t>(static_cast<std::uint32_t>(r.request.home_node)) << 32,
-            1, 2, 3};
+            1 + std::uint64_t{r.origin}, 2, 3};
         const auto& u = r.request.nodes.words();
         const auto& m = r.mems_at_request.words();
         for (std::size_t i = 0; i < u.size(); i += 2) {

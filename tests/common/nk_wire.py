@@ -4,7 +4,7 @@
 import struct
 
 MAGIC = 0x504B4D4E
-VERSION = 2  # kProtocolVersion
+VERSION = 3  # kProtocolVersion
 NODEMASK = 128
 
 

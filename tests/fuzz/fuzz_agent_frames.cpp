@@ -140,6 +140,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 (void)exec_handoff_matches(f.exec, static_cast<int>(f.exec.mode));
                 (void)recorded_of(f.exec);
                 break;
+            case DaemonFrameKind::SetRequest:
+                require(at - before == sizeof(proto::FrameHeader) + sizeof(proto::SetRequest));
+                break;
             case DaemonFrameKind::Ignore:
                 break;
         }

@@ -16,6 +16,7 @@ enum class ExitCode : int {
     NoSuchProcess = 3,      // no such pid, or the pid is not under numakeep
     PermissionDenied = 4,   // another user's process, or the socket is not ours
     ProcessSilent = 5,      // the process's agent did not answer in time
+    NotApplied = 6,         // set: the kernel refused the policy, or it took only partly
     CannotExecute = 126,    // run: COMMAND found but could not be executed
     CommandNotFound = 127,  // run: COMMAND not found
 };

@@ -121,7 +121,10 @@ int cmd_run(int argc, char** argv) {
         warnings.push_back(preload + " is missing (" + std::strerror(errno) + "): " + command[0] +
                            " runs without numakeep; NUMAKEEP_PRELOAD names another libnumakeep.so");
     std::string ld_preload = append_preload(std::getenv("LD_PRELOAD"), preload);
+    // The agent connects at start-up, so that `numakeep set` can reach
+    // COMMAND before it asks for any policy of its own.
     if (setenv("LD_PRELOAD", ld_preload.c_str(), 1) != 0 ||
+        setenv("NUMAKEEP_AGENT", "always", 0) != 0 ||
         (semantics && setenv("NUMAKEEP_SEMANTICS", semantics, 1) != 0))
         throw CliError(ExitCode::Usage,
                        std::string("run: cannot set the environment: ") + std::strerror(errno));

@@ -72,7 +72,7 @@ int show_self(bool json) {
 
 // Which marks the legend under the tables must explain.
 struct Legend {
-    bool differ = false, unread = false, assisted = false, unreachable = false;
+    bool differ = false, unread = false, assisted = false, unreachable = false, set = false;
 };
 
 std::string flags_cell(const proto::PolicyEntry& e) {
@@ -116,6 +116,10 @@ std::string kernel_cell(const proto::PolicyEntry& e, Legend& legend) {
     if (e.assisted) {
         s += " A";
         legend.assisted = true;
+    }
+    if (e.origin == proto::kOriginSet) {
+        s += " S";
+        legend.set = true;
     }
     return s;
 }
@@ -176,6 +180,7 @@ int show_process(int pid, bool json) {
     }
 
     std::size_t width = terminal_width();
+    const std::int64_t now = now_unix_ms();
     Legend legend;
     std::printf("\ntask policies:\n");
     if (a.threads.empty()) {
@@ -240,6 +245,18 @@ int show_process(int pid, bool json) {
     if (legend.assisted)
         std::printf(
             "A         kernel-assisted (MPOL_F_RELATIVE_NODES): the kernel keeps the intent\n");
+    if (legend.set) {
+        // Every other request is the program's own (its call, or a policy
+        // it inherited at exec).
+        std::printf("S         installed by `numakeep set`, not by the program:\n");
+        for (const auto& e : a.threads)
+            if (e.origin == proto::kOriginSet)
+                std::printf("            thread %d: %s\n", e.tid, origin_text(e, now).c_str());
+        for (const auto& e : a.ranges)
+            if (e.origin == proto::kOriginSet)
+                std::printf("            %s-%s: %s\n", hex(e.start).c_str(), hex(e.end).c_str(),
+                            origin_text(e, now).c_str());
+    }
     return 0;
 }
 

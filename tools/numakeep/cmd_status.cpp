@@ -75,6 +75,7 @@ int cmd_status(int argc, char** argv) {
         j.key("respreads").value(s.respreads);
         j.key("pages_moved").value(s.pages_moved);
         j.key("pages_skipped").value(s.pages_skipped);
+        j.key("sets").value(s.sets);
         j.end_object();
         j.key("cli_version").value(NUMAKEEP_VERSION);
         j.end_object();
@@ -110,6 +111,7 @@ int cmd_status(int argc, char** argv) {
     std::printf("  respreads             %llu\n", u64(s.respreads));
     std::printf("  pages moved           %llu\n", u64(s.pages_moved));
     std::printf("  pages skipped         %llu\n", u64(s.pages_skipped));
+    std::printf("  sets                  %llu\n", u64(s.sets));
     std::printf("  timeouts              %llu\n", u64(s.timeouts));
     std::printf("  dropped clients       %llu\n", u64(s.dropped_clients));
     return 0;

@@ -10,6 +10,7 @@ int cmd_run(int argc, char** argv);
 int cmd_ps(int argc, char** argv);
 int cmd_show(int argc, char** argv);
 int cmd_status(int argc, char** argv);
+int cmd_set(int argc, char** argv);
 
 // The --help texts (help_text.cpp).
 extern const char* const kMainHelp;
@@ -17,6 +18,7 @@ extern const char* const kRunHelp;
 extern const char* const kPsHelp;
 extern const char* const kShowHelp;
 extern const char* const kStatusHelp;
+extern const char* const kSetHelp;
 extern const char* const kExitCodesHelp;
 
 // Options shared by the read commands (ps, show, status).

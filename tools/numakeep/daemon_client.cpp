@@ -219,4 +219,45 @@ proto::StatusReply DaemonClient::status() {
     return decode_as<proto::StatusReply>(frame);
 }
 
+std::vector<SetAnswer> DaemonClient::set(const std::vector<proto::SetPolicy>& requests,
+                                         int timeout_s) {
+    timeval tv{timeout_s, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const std::uint32_t first = seq_ + 1;
+    for (const auto& r : requests) send(proto::MsgType::SetPolicy, r);
+    std::vector<SetAnswer> out(requests.size());
+    std::size_t open = requests.size();
+    Frame frame;
+    while (open > 0) {
+        read_exact(&frame.header, sizeof frame.header);
+        proto::HeaderCheck check = proto::check_header(frame.header);
+        if (check != proto::HeaderCheck::Ok)
+            protocol_error(std::string("malformed answer (") + proto::to_string(check) + ")");
+        read_exact(frame.payload, frame.header.payload_size);
+        const std::uint32_t index = frame.header.seq - first;
+        if (index >= out.size()) protocol_error("an answer to a request not sent");
+        SetAnswer& a = out[index];
+        switch (static_cast<proto::MsgType>(frame.header.type)) {
+            case proto::MsgType::SetOutcome:
+                a.outcomes.push_back(decode_as<proto::SetOutcome>(frame));
+                break;
+            case proto::MsgType::SetEnd:
+                --open;
+                break;
+            case proto::MsgType::Error: {
+                auto err = decode_as<proto::ErrorMsg>(frame);
+                err.message[sizeof err.message - 1] = '\0';
+                a.error = err.code;
+                a.message = err.message;
+                --open;
+                break;
+            }
+            default:
+                protocol_error("unexpected message " + std::to_string(frame.header.type) +
+                               " in a set answer");
+        }
+    }
+    return out;
+}
+
 }  // namespace numakeep::cli

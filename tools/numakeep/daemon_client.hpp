@@ -23,6 +23,14 @@ struct ShowAnswer {
     bool truncated = false;  // the agent stopped early (RecordsEnd.truncated)
 };
 
+// The answer to one SetPolicy: the outcomes, or the daemon's refusal of the
+// whole request (no such cgroup, nobody under numakeep in it).
+struct SetAnswer {
+    std::vector<proto::SetOutcome> outcomes;
+    int error = 0;  // an errno when the daemon refused the request
+    std::string message;
+};
+
 class DaemonClient {
   public:
     // Connects; throws CliError(DaemonUnreachable) with how to start the
@@ -36,6 +44,9 @@ class DaemonClient {
     std::vector<proto::ProcEntry> list();
     ShowAnswer show(int pid);
     proto::StatusReply status();
+    // Sends every request, then reads their answers (in the order sent);
+    // waits up to `timeout_s` for each.
+    std::vector<SetAnswer> set(const std::vector<proto::SetPolicy>& requests, int timeout_s);
 
     const std::string& socket_path() const { return path_; }
 

@@ -149,6 +149,13 @@ void write_process_json(JsonWriter& j, const proto::ProcEntry& p) {
     j.end_object();
 }
 
+std::string origin_text(const proto::PolicyEntry& e, std::int64_t now_ms) {
+    if (e.origin != proto::kOriginSet) return "program";
+    if (e.set_unix_ms == 0) return "set";
+    return "set by uid " + std::to_string(e.set_by_uid) + " (pid " + std::to_string(e.set_by_pid) +
+           "), " + ago_text(e.set_unix_ms, now_ms);
+}
+
 void write_policy_json(JsonWriter& j, const proto::PolicyEntry& e, bool is_range) {
     j.begin_object();
     if (is_range) {
@@ -182,6 +189,17 @@ void write_policy_json(JsonWriter& j, const proto::PolicyEntry& e, bool is_range
     j.key("differs").value(entry_differs(e));
     j.key("assisted").value(e.assisted != 0);
     if (!is_range) j.key("unreachable").value(e.kernel_ok == proto::kKernelUnreachable);
+    j.key("origin").value(e.origin == proto::kOriginSet ? "set" : "program");
+    j.key("set_by");
+    if (e.origin != proto::kOriginSet || e.set_unix_ms == 0) {
+        j.null();
+    } else {
+        j.begin_object();
+        j.key("pid").value(e.set_by_pid);
+        j.key("uid").value(e.set_by_uid);
+        j.key("unix_ms").value(e.set_unix_ms);
+        j.end_object();
+    }
     j.end_object();
 }
 

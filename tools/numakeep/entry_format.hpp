@@ -40,6 +40,9 @@ std::int64_t now_unix_ms();
 // differ (the "*" mark of show). False when the kernel could not be read.
 bool entry_differs(const proto::PolicyEntry& e);
 
+// Who made a request: "program", or "set by uid U (pid P), 12s ago".
+std::string origin_text(const proto::PolicyEntry& e, std::int64_t now_ms);
+
 void write_process_json(JsonWriter& j, const proto::ProcEntry& p);
 void write_policy_json(JsonWriter& j, const proto::PolicyEntry& e, bool is_range);
 

@@ -27,7 +27,7 @@ namespace {
 
 int dispatch(int argc, char** argv) {
     if (argc < 2)
-        throw CliError(ExitCode::Usage, "missing command (run, ps, show or status)",
+        throw CliError(ExitCode::Usage, "missing command (run, ps, show, status or set)",
                        "see `numakeep --help`");
     std::string_view cmd = argv[1];
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
@@ -44,11 +44,12 @@ int dispatch(int argc, char** argv) {
         int (*run)(int, char**);
     };
     static constexpr Command kCommands[] = {
-        {"run", cmd_run}, {"ps", cmd_ps}, {"show", cmd_show}, {"status", cmd_status}};
+        {"run", cmd_run}, {"ps", cmd_ps}, {"show", cmd_show}, {"status", cmd_status},
+        {"set", cmd_set}};
     for (const auto& c : kCommands)
         if (c.name == cmd) return c.run(argc - 1, argv + 1);
     throw CliError(ExitCode::Usage,
-                   "unknown command \"" + std::string(cmd) + "\" (run, ps, show or status)",
+                   "unknown command \"" + std::string(cmd) + "\" (run, ps, show, status or set)",
                    "see `numakeep --help`");
 }
 

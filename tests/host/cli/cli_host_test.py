@@ -5,8 +5,10 @@
   cli_host_test.py NUMAKEEP FAKE_DAEMON EMPTY_PRELOAD CASE [NUMAKEEPD LIBNUMAKEEP]
 
 CASE is one of: numactl-parity, json-schema, errors, tables, run, real-daemon
-(the last runs the real numakeepd on a private socket, with cgroup_root
-pointing at an empty directory, and real programs under libnumakeep.so).
+(runs the real numakeepd on a private socket, with cgroup_root
+pointing at an empty directory, and real programs under libnumakeep.so),
+set (`numakeep set` against the real daemon and nk-set-target, the program
+given as the last argument).
 Prints what it checks; exits 0 on success, 1 on the first failure list.
 """
 import fcntl
@@ -27,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from nk_daemon import PrivateDaemon  # noqa: E402
 
 NUMAKEEP, FAKE, EMPTY_PRELOAD, CASE = sys.argv[1:5]
-NUMAKEEPD, LIBNUMAKEEP = (sys.argv[5:7] + [None, None])[:2]
+NUMAKEEPD, LIBNUMAKEEP, SET_TARGET = (sys.argv[5:8] + [None, None, None])[:3]
 failures = []
 
 
@@ -145,7 +147,8 @@ LAST_REBIND_KEYS = {"unix_ms": int, "generation": int, "ranges_rebound": int,
                     "duration_ms": (int, float)}
 POLICY_KEYS = {"mode": str, "flags": list, "home_node": (int, type(None)), "requested": list,
                "mems_at_request": list, "rule_now": list, "rule_home_node": (int, type(None)),
-               "kernel": (dict, type(None)), "differs": bool, "assisted": bool}
+               "kernel": (dict, type(None)), "differs": bool, "assisted": bool,
+               "origin": str, "set_by": (dict, type(None))}
 RANGE_KEYS = dict(POLICY_KEYS, start=int, end=int, size=int)
 THREAD_KEYS = dict(POLICY_KEYS, tid=int, unreachable=bool)
 KERNEL_KEYS = {"mode": str, "flags": list, "nodes": list}
@@ -225,7 +228,7 @@ def case_json_schema():
         check_keys(st.get("counters"), {k: int for k in (
             "processes", "ranges", "threads", "mems_writes", "rebinds_requested", "rebinds",
             "ranges_rebound", "ranges_dropped", "errors", "timeouts", "dropped_clients",
-            "respreads", "pages_moved", "pages_skipped")}, "status.counters")
+            "respreads", "pages_moved", "pages_skipped", "sets")}, "status.counters")
         check(st["daemon"]["socket"] == d.socket, "status names the socket it used")
 
     me = load(numakeep("show", "--json"), "show --json (no PID)")
@@ -532,9 +535,159 @@ def check_kernel_assist_listed():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# --- set ---------------------------------------------------------------------
+
+def wait_file(path, timeout=15):
+    for _ in range(int(timeout / 0.02)):
+        if os.path.exists(path):
+            with open(path) as f:
+                return f.read()
+        time.sleep(0.02)
+    return None
+
+
+def case_set():
+    """numakeep set against the real daemon, on the host's one node: the
+    task policy of every thread, part of a range (split), the program's own
+    mbind after a set (it wins), --cgroup through a private cgroup_root, and
+    every refusal with its exit status."""
+    tmp = tempfile.mkdtemp(prefix="numakeep-cli-set-")
+    os.chmod(tmp, 0o755)
+    daemon = PrivateDaemon(NUMAKEEPD, tmp)
+    env = {"NUMAKEEP_SOCKET": daemon.sock, "NUMAKEEP_PRELOAD": LIBNUMAKEEP}
+    work = os.path.join(tmp, "target")
+    os.mkdir(work)
+    target = None
+    try:
+        e = sanitizer_env(dict(os.environ, **env))
+        target = subprocess.Popen([NUMAKEEP, "run", "--", SET_TARGET, work, "3", "4", "interleave"],
+                                  env=e)
+        info = wait_file(os.path.join(work, "info"))
+        check(info is not None, "nk-set-target started")
+        pid, addr, length = info.split()
+        pid, addr, length = int(pid), int(addr, 16), int(length)
+        for _ in range(200):
+            if numakeep("show", str(pid), env=env).returncode == 0:
+                break
+            time.sleep(0.05)
+
+        # --task: every thread, recorded as set's, kernel agrees.
+        r = numakeep("set", "--interleave=0", "--task", "--wait", str(pid), env=env)
+        check(r.returncode == 0 and "applied" in r.stdout,
+              f"set --task --wait: exit 0, applied ({r.returncode}: {r.stdout} {r.stderr})")
+        show = load(numakeep("show", str(pid), "--json", env=env), "show after set --task")
+        threads = show.get("threads", [])
+        check(len(threads) == 4, f"all 4 threads carry a task policy ({len(threads)})")
+        check(all(t["origin"] == "set" and t["mode"] == "interleave" and t["kernel"]
+                  and t["kernel"]["nodes"] == [0] for t in threads),
+              f"every thread: interleave 0 from set, kernel agrees ({threads})")
+        check(all(t["set_by"] and t["set_by"]["uid"] == os.getuid() for t in threads),
+              "show says who set it")
+        ranges = show.get("ranges", [])
+        check(len(ranges) == 1 and ranges[0]["origin"] == "program",
+              f"--task left the program's range alone ({ranges})")
+        plain = numakeep("show", str(pid), env=env).stdout
+        check("installed by `numakeep set`" in plain and " S" in plain, "show's table marks S")
+
+        # Threads created afterwards inherit it.
+        open(os.path.join(work, "spawn"), "w").close()
+        check(wait_file(os.path.join(work, "spawned")) is not None, "2 more threads started")
+        show = load(numakeep("show", str(pid), "--json", env=env), "show after spawn")
+        threads = show.get("threads", [])
+        check(len(threads) == 6 and all(t["origin"] == "set" for t in threads),
+              f"threads created after set inherit set's request ({len(threads)})")
+
+        # --ranges --range: the first MiB of the range, split.
+        r = numakeep("set", "--membind=0", "--ranges", f"--range={addr:#x}-{addr + (1 << 20):#x}",
+                     "--wait", "--json", str(pid), env=env)
+        out = load(r, "set --ranges --range --json")
+        check(out.get("schema") == "numakeep.set/1" and out["processes"][0]["ranges_set"] == 1,
+              f"set --json: one range piece set ({out})")
+        ranges = load(numakeep("show", str(pid), "--json", env=env), "show after --range")["ranges"]
+        check([(x["start"], x["end"], x["mode"], x["origin"]) for x in ranges]
+              == [(addr, addr + (1 << 20), "bind", "set"),
+                  (addr + (1 << 20), addr + length, "interleave", "program")],
+              f"the range split at the --range end ({[(x['start'], x['end'], x['mode'], x['origin']) for x in ranges]})")
+
+        # The program's own mbind afterwards wins.
+        open(os.path.join(work, "mbind"), "w").close()
+        check(wait_file(os.path.join(work, "mbind.done")) == "0\n", "the program's mbind succeeded")
+        ranges = load(numakeep("show", str(pid), "--json", env=env), "show after own mbind")["ranges"]
+        first = [x for x in ranges if x["start"] == addr]
+        check(first and first[0]["origin"] == "program" and first[0]["mode"] == "bind"
+              and first[0]["end"] == addr + length // 2,
+              f"its own call replaced set's request ({ranges})")
+
+        # --cgroup through the private cgroup_root.
+        cg = os.path.join(daemon.tmp, "cgroup", "app", "leaf")
+        os.makedirs(cg)
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write(f"{pid}\n")
+        out = load(numakeep("set", "--interleave=all", "--cgroup", "/app", "--all", "--wait",
+                            "--json", env=env), "set --cgroup --json")
+        procs = out.get("processes", [])
+        check(len(procs) == 1 and procs[0]["pid"] == pid and procs[0]["outcome"] == "applied",
+              f"--cgroup /app reaches the process in /app/leaf ({procs})")
+        expect(numakeep("set", "-i", "0", "--cgroup", "/nope", env=env), 3, "no such cgroup",
+               what="set --cgroup of a missing cgroup")
+        os.makedirs(os.path.join(daemon.tmp, "cgroup", "empty"))
+        expect(numakeep("set", "-i", "0", "--cgroup", "/empty", env=env), 3,
+               "no process under numakeep", what="set --cgroup with nobody under numakeep")
+
+        # Refusals.
+        expect(numakeep("set", "-i", "0", str(os.getpid()), env=env), 3, "not running under numakeep",
+               "numakeep run", what="set on a process not under numakeep")
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        expect(numakeep("set", "-i", "0", str(dead.pid), env=env), 3, "no such process",
+               what="set on a pid that does not exist")
+        expect(numakeep("set", str(pid), env=env), 1, "missing POLICY", what="set without a policy")
+        expect(numakeep("set", "-i", "0", env=env), 1, "missing PID", what="set without a target")
+        expect(numakeep("set", "-i", "0", "--cgroup", "/app", str(pid), env=env), 1, "not both",
+               what="set with PIDs and --cgroup")
+        expect(numakeep("set", "-i", "0", "--range=5", str(pid), env=env), 1, "bad --range",
+               what="set with a bad --range")
+        expect(numakeep("set", "-i", "0", "--task", "--range=0x1000-0x2000", str(pid), env=env), 1,
+               "--range goes with", what="set --task --range")
+        expect(numakeep("set", "-i", "0", "-m", "0", str(pid), env=env), 1, "conflicting policies",
+               what="set with two policies")
+        expect(numakeep("set", "-i", "x", str(pid), env=env), 1, "bad node list",
+               what="set with a bad node list")
+        r = numakeep("set", "--help")
+        check(r.returncode == 0 and "--cgroup PATH" in r.stdout and "Exit status" in r.stdout,
+              "set --help documents usage and exit codes")
+        if os.geteuid() == 0 and shutil.which("setpriv"):
+            cli = os.path.join(tmp, "numakeep")
+            shutil.copy(NUMAKEEP, cli)
+            os.chmod(cli, 0o755)
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                "--inh-caps=-all", "--bounding-set=-all", cli, "set", "-i", "0",
+                                str(pid)], env=dict(os.environ, **env), capture_output=True,
+                               text=True, timeout=30)
+            expect(r, 4, "belongs to another user", what="set on another user's process")
+            check("refused: permission denied" in daemon.log(), "the refusal is in the daemon's log")
+        else:
+            print("not root or no setpriv: permission case not checked")
+        st = load(numakeep("status", "--json", env=env), "status after sets")
+        check(st["counters"]["sets"] >= 6, f"status counts the sets ({st['counters']['sets']})")
+        log = daemon.log()
+        check(f"set by pid" in log and f"pid {pid}" in log and "took it" in log,
+              "one audit line per set in the daemon's log")
+    finally:
+        if target:
+            open(os.path.join(work, "quit"), "w").close()
+            try:
+                target.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                target.kill()
+                target.wait()
+        daemon.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 CASES = {"numactl-parity": case_numactl_parity, "json-schema": case_json_schema,
          "errors": case_errors, "tables": case_tables, "run": case_run,
-         "real-daemon": case_real_daemon}
+         "real-daemon": case_real_daemon, "set": case_set}
 CASES[CASE]()
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)

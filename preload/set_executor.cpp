@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+#include "set_executor.hpp"
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "numakeep/issue_plan.hpp"
+#include "numakeep/rebind.hpp"
+#include "page_mover.hpp"
+#include "raw_syscall.hpp"
+#include "rebind_executor.hpp"
+#include "record_keeper.hpp"
+#include "record_ops.hpp"
+#include "runtime.hpp"
+#include "thread_rebind.hpp"
+
+namespace numakeep::preload {
+namespace {
+
+constexpr int kThreadTimeoutMs = 500;
+constexpr unsigned kMaxTasks = 4096;
+
+// The latest origins, by id modulo the size; an id whose slot was reused
+// is shown as a `set` of unknown caller.
+constexpr unsigned kOrigins = 64;
+SetOrigin g_origins[kOrigins];
+std::uint32_t g_next_origin = 1;
+
+std::uint64_t now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// The ids of the process's threads (/proc/self/task), read with raw
+// getdents64 before the record lock is taken: up to `cap`.
+unsigned list_tasks(pid_t* out, unsigned cap) {
+    long fd = raw(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    unsigned n = 0;
+    alignas(8) char buf[4096];
+    for (;;) {
+        long got = raw(SYS_getdents64, fd, buf, sizeof buf);
+        if (got <= 0) break;
+        for (long off = 0; off < got;) {
+            // struct linux_dirent64: d_ino, d_off, d_reclen, d_type, d_name.
+            unsigned short reclen;
+            __builtin_memcpy(&reclen, buf + off + 16, sizeof reclen);
+            const char* name = buf + off + 19;
+            pid_t tid = 0;
+            bool digits = *name != '\0';
+            for (const char* c = name; *c; ++c) {
+                if (*c < '0' || *c > '9') {
+                    digits = false;
+                    break;
+                }
+                tid = tid * 10 + (*c - '0');
+            }
+            if (digits && n < cap) out[n++] = tid;
+            off += reclen;
+        }
+    }
+    raw(SYS_close, fd);
+    return n;
+}
+
+void count_error(proto::SetApplied& out, int err) {
+    ++out.errors;
+    if (!out.first_errno) out.first_errno = err;
+}
+
+std::uint32_t note_origin(const proto::SetRequest& req) {
+    std::uint32_t id = g_next_origin++;
+    if (g_next_origin == 0) g_next_origin = 1;
+    g_origins[id % kOrigins] = SetOrigin{id, req.caller_pid, req.caller_uid, req.unix_ms};
+    return id;
+}
+
+// --ranges: every recorded range, or the pieces of them inside the range
+// asked for, re-issued with the new policy and recorded as its request
+// (lock held).
+void set_ranges(const proto::SetRequest& req, const Recorded& rec, bool keep,
+                const IssuePlan& plan, proto::SetApplied& out) {
+    RangeStore& store = ranges();
+    std::uint64_t lo = 0, hi = ~std::uint64_t{0};
+    if (req.options & proto::kSetRange) {
+        lo = req.range_start & ~(kPageSize - 1);
+        hi = req.range_end;
+    }
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> pieces;
+    store.for_each_in(lo, hi, [&](const RangeStore::Range& r) {
+        pieces.emplace_back(r.start < lo ? lo : r.start, r.end > hi ? hi : r.end);
+    });
+    bool forgot = false;
+    for (auto [s, e] : pieces) {
+        s &= ~(kPageSize - 1);
+        e = page_round_up(e);
+        if (s >= e) continue;
+        long r = issue_range_policy(s, e - s, plan);
+        if (r == 0 && keep && plan.home_node >= 0)
+            r = raw(SYS_set_mempolicy_home_node, s, e - s, plan.home_node, 0);
+        if (r < 0) {
+            count_error(out, static_cast<int>(-r));
+            // EFAULT: part of it went away behind our back: forget it.
+            if (r == -EFAULT) {
+                store.punch(s, e);
+                forgot = true;
+            }
+            continue;
+        }
+        if (keep) {
+            store.set(s, e, rec);
+        } else {
+            store.punch(s, e);
+            forgot = true;
+        }
+        ++out.ranges_set;
+    }
+    if (forgot) refresh_tracked();
+}
+
+// --task: every thread of the process but the agent sets the policy
+// itself, in the rebind signal's handler (lock held; given back while the
+// threads answer).
+void set_threads(const pid_t* tids, unsigned n, const Recorded& rec, bool keep,
+                 const IssuePlan& plan, proto::SetApplied& out) {
+    const pid_t agent = own_tid();
+    ThreadRecord* made[kMaxTasks];
+    unsigned made_count = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        if (tids[i] == agent) continue;
+        ThreadRecord* tr = thread_record_of(tids[i]);
+        if (!tr) {
+            tr = foreign_thread_record(tids[i]);
+            if (!tr) {
+                count_error(out, ENOMEM);
+                continue;
+            }
+            made[made_count++] = tr;
+        }
+        // In the round even when the policy needs no keeping (default,
+        // local): has_policy is what rounds look at.
+        tr->has_policy = true;
+        tr->rec = rec;
+        ++tr->version;  // the thread's own later call wins over this
+        plan_thread(*tr, plan);
+    }
+    ThreadRound round = start_thread_round(true);
+    ThreadRoundResult res = finish_thread_round(round, true, kThreadTimeoutMs);
+    out.threads_set = res.rebound;
+    out.threads_unreachable = res.unreachable;
+    for (ThreadRecord* tr = state().threads; tr; tr = tr->next) {
+        if (tr->round_sent != round.round || tr->unreachable) continue;
+        if (tr->round_done.load(std::memory_order_acquire) != round.round) ++out.threads_silent;
+    }
+    out.errors += res.errors;
+    if (!out.first_errno) out.first_errno = res.first_errno;
+    if (!keep)
+        for (ThreadRecord* tr = state().threads; tr; tr = tr->next)
+            if (tr->rec == rec) tr->has_policy = false;
+    // Records not claimed by a thread that is gone (the round found it so),
+    // or that nothing needs to keep: given back. One whose thread only did
+    // not answer in time stays, for it to claim at the next round.
+    for (unsigned i = 0; i < made_count; ++i)
+        if (!made[i]->has_policy) forget_unclaimed_thread_record(made[i]);
+}
+
+}  // namespace
+
+bool find_set_origin(std::uint32_t id, SetOrigin& out) {
+    if (id == 0) return false;
+    const SetOrigin& o = g_origins[id % kOrigins];
+    if (o.id != id) return false;
+    out = o;
+    return true;
+}
+
+proto::SetApplied execute_set(const proto::SetRequest& req, bool (*should_stop)()) {
+    proto::SetApplied out;
+    out.set_id = req.set_id;
+    const std::uint64_t t0 = now_ns();
+    Request request;
+    if (req.mode >= kModeCount || (req.flags & ~kModeFlagsMask)) {
+        count_error(out, EINVAL);
+        return out;
+    }
+    request.mode = static_cast<Mode>(req.mode);
+    request.flags = req.flags;
+    request.nodes = req.nodes;
+    request.home_node = req.home_node;
+    const bool keep = worth_recording(request);
+
+    static pid_t tids[kMaxTasks];  // the agent thread alone runs this
+    unsigned ntids = (req.scope & proto::kSetTask) ? list_tasks(tids, kMaxTasks) : 0;
+    Nodemask mems;
+    {
+        RecordLock lock;
+        // As the program's own call: issued as asked, recorded under the
+        // mems of now (refreshed: the kept value may predate a change).
+        refresh_request_mems();
+        mems = request_mems();
+        const Recorded rec{request, mems, note_origin(req)};
+        const IssuePlan plan{true, request.mode, request.flags, request.nodes, request.home_node};
+        if (req.scope & proto::kSetRanges) set_ranges(req, rec, keep, plan, out);
+        if (req.scope & proto::kSetTask) set_threads(tids, ntids, rec, keep, plan, out);
+    }
+    if ((req.options & proto::kSetMove) && out.errors == 0) {
+        RespreadResult moved = respread(mems, true, req.placement_rate_mib, should_stop);
+        out.moved = moved.cancelled ? 0 : 1;
+        out.pages_moved = moved.pages_moved;
+        out.pages_skipped = moved.pages_skipped;
+    }
+    out.duration_ns = now_ns() - t0;
+    return out;
+}
+
+}  // namespace numakeep::preload
