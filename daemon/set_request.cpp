@@ -116,12 +116,18 @@ bool caller_may_set(pid_t caller_pid, uid_t caller_uid, uid_t target_uid) {
 }
 
 std::optional<std::vector<std::string>> walk_cgroup_subtree(const std::string& root,
-                                                            const std::string& cgroup) {
+                                                            const std::string& cgroup,
+                                                            bool* by_libcgroup) {
     struct stat st{};
     const std::string dir = cgroup == "/" ? root : root + cgroup;
+    if (by_libcgroup) *by_libcgroup = false;
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
-    if (root == "/sys/fs/cgroup")
-        if (auto walked = walk_with_libcgroup(root, cgroup)) return walked;
+    if (root == "/sys/fs/cgroup") {
+        if (auto walked = walk_with_libcgroup(root, cgroup)) {
+            if (by_libcgroup) *by_libcgroup = true;
+            return walked;
+        }
+    }
     return walk_directories(root, cgroup);
 }
 
@@ -157,8 +163,11 @@ void SetRequests::start(const Connection& cli, std::uint32_t seq, const proto::S
         pids.push_back(r.pid);
     } else {
         const std::string cg = normalize_cgroup(r.cgroup, cgroupfs_.root());
-        auto subtree = walk_cgroup_subtree(cgroupfs_.root(), cg);
+        bool by_libcgroup = false;
+        auto subtree = walk_cgroup_subtree(cgroupfs_.root(), cg, &by_libcgroup);
         if (!subtree) return refuse(ENOENT, "no such cgroup: " + cg);
+        where += " (" + std::to_string(subtree->size()) + " cgroups, walked by " +
+                 (by_libcgroup ? "libcgroup)" : "reading directories)");
         for (const auto& c : *subtree) {
             auto procs = cgroupfs_.procs(c);
             if (!procs) continue;

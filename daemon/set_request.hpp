@@ -36,9 +36,11 @@ namespace numakeep::daemon {
 bool caller_may_set(pid_t caller_pid, uid_t caller_uid, uid_t target_uid);
 
 // The cgroups of the subtree at `cgroup` ("/a/b", below `root`), itself
-// first; nullopt when it does not exist.
+// first; nullopt when it does not exist. `by_libcgroup`: libcgroup's walk
+// gave them (else the directories were read).
 std::optional<std::vector<std::string>> walk_cgroup_subtree(const std::string& root,
-                                                            const std::string& cgroup);
+                                                            const std::string& cgroup,
+                                                            bool* by_libcgroup = nullptr);
 
 // A policy as the log shows it: "interleave 0-3", "bind=static 1", "default".
 std::string describe_policy(std::uint16_t mode, std::uint16_t flags, const Nodemask& nodes,
