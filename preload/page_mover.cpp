@@ -25,11 +25,18 @@ namespace {
 
 using placement::Intent;
 
-// One window of at most a PMD's worth of pages: a THP is never cut in two
-// and one move_pages() call stays short (the kernel holds mmap_lock for
-// reading across it).
+// One window is a PMD's worth of pages: a THP is never cut in two. A chunk
+// is a few windows, moved by one move_pages() call: each call with nodes
+// costs the kernel a fixed price (do_pages_move() starts with
+// lru_cache_disable(), an expedited RCU grace period and a drain on every
+// CPU), so calls per window would make that price, not the copying, the
+// respread's speed (the figure vm.placement_move_vs_migratepages). Still
+// bounded: the kernel holds mmap_lock for reading across one call only.
 constexpr std::uint64_t kWindow = std::uint64_t{1} << (placement::kPageShift + placement::kThpOrder);
-constexpr std::size_t kBatchPages = kWindow / placement::kPageSize;
+constexpr std::size_t kWindowPages = kWindow / placement::kPageSize;
+constexpr std::uint64_t kChunkWindows = 8;
+constexpr std::uint64_t kChunk = kWindow * kChunkWindows;
+constexpr std::size_t kChunkPages = kWindowPages * kChunkWindows;
 constexpr int kMpolMfMove = 1 << 1;            // MPOL_MF_MOVE: pages mapped by this process only
 constexpr unsigned long kMpolFAddr = 1UL << 1;  // MPOL_F_ADDR
 constexpr long kSleepSliceNs = 20'000'000;     // a newer Rebind is noticed within this
@@ -144,14 +151,14 @@ class Mover {
     // False when the respread must end (a newer change, the mems refused).
     bool place(const Part& p) {
         for (std::uint64_t a = p.start; a < p.end;) {
-            const std::uint64_t window_end = (a & ~(kWindow - 1)) + kWindow;
-            const std::uint64_t e = window_end < p.end ? window_end : p.end;
+            const std::uint64_t chunk_end = (a & ~(kWindow - 1)) + kChunk;
+            const std::uint64_t e = chunk_end < p.end ? chunk_end : p.end;
             if (stop_()) return cancel();
             if (!still_there(p, a)) {
                 res_.pages_gone += (p.end - a) / placement::kPageSize;
                 return true;
             }
-            if (!place_window(p, a, e)) return cancel();
+            if (!place_chunk(p, a, e)) return cancel();
             if (!pace()) return cancel();
             a = e;
         }
@@ -172,72 +179,33 @@ class Mover {
         return p.from_range ? now && *now == p.rec : now == nullptr;
     }
 
-    bool place_window(const Part& p, std::uint64_t s, std::uint64_t e) {
+    bool place_chunk(const Part& p, std::uint64_t s, std::uint64_t e) {
         const std::size_t n = static_cast<std::size_t>((e - s) / placement::kPageSize);
         for (std::size_t i = 0; i < n; ++i) pages_[i] = reinterpret_cast<void*>(s + i * placement::kPageSize);
         if (move_pages(n, pages_, nullptr, where_) < 0) {
             res_.pages_gone += n;
             return true;
         }
-        bool first_moved = false;
-        // A whole window on one node may be one THP: move it by its first
-        // page, as a huge page (add_page_for_migration() isolates the head),
-        // to the node its order-9 index gives; if only that page moved, it
-        // was base pages after all: place them one by one.
-        if (p.thp_possible && n == kBatchPages && uniform(n)) {
-            const int t = placement::target_node_at(p.intent, p.vm_pgoff, p.vm_start, s,
-                                                    placement::kThpOrder, where_[0]);
-            if (t < 0) {
-                res_.pages_placed += n;
-                return true;
-            }
-            target_[0] = t;
-            long r = move_pages(1, pages_, target_, status_);
-            if (r < 0 && (r == -EACCES || r == -ENODEV || r == -EINVAL)) return false;
-            if (move_pages(n, pages_, nullptr, where_) < 0) {
-                res_.pages_gone += n;
-                return true;
-            }
-            if (uniform(n) && where_[0] == t) {
-                res_.pages_moved += n;
-                moved_bytes_ += n * placement::kPageSize;
-                return true;
-            }
-            // Base pages: the first one moved alone (counted below).
-            first_moved = where_[0] == t;
-        }
-        // Page by page, at order 0.
         std::size_t k = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (where_[i] < 0) {
-                if (where_[i] == -EFAULT) ++res_.pages_gone;
-                continue;  // -ENOENT: never touched, nothing to place
-            }
-            const std::uint64_t addr = s + i * placement::kPageSize;
-            const int t = placement::target_node_at(p.intent, p.vm_pgoff, p.vm_start, addr, 0,
-                                                    where_[i]);
-            if (t < 0) {
-                if (i == 0 && first_moved) {
-                    ++res_.pages_moved;
-                    moved_bytes_ += placement::kPageSize;
-                } else {
-                    ++res_.pages_placed;
-                }
-                continue;
-            }
-            move_list_[k] = pages_[i];
-            target_[k] = t;
-            ++k;
+        for (std::size_t w = 0; w < n;) {
+            const std::uint64_t ws = s + w * placement::kPageSize;
+            const std::uint64_t we_full = (ws & ~(kWindow - 1)) + kWindow;
+            const std::size_t wn = static_cast<std::size_t>(
+                ((we_full < e ? we_full : e) - ws) / placement::kPageSize);
+            if (!place_window(p, w, wn, k)) return false;
+            w += wn;
         }
         if (k == 0) return true;
+        group_by_target(k);
         long r = move_pages(k, move_list_, target_, status_);
         // EACCES: a target the cpuset no longer allows (the mems changed
         // again); ENODEV: a node gone. The newer change's respread follows.
         if (r == -EACCES || r == -ENODEV || r == -EINVAL) return false;
-        // Count from what the kernel holds now: a failing page stops the
-        // kernel's loop (do_pages_move() leaves the rest of `status` unset
-        // and returns how many it did not move).
-        if (move_pages(k, move_list_, nullptr, status_) < 0) {
+        // Count from what the kernel holds now. All moved (0): `status`
+        // holds each page's node or error. Otherwise a failing page stopped
+        // the kernel's loop (do_pages_move() leaves the rest of `status`
+        // unset and returns how many it did not move): ask again.
+        if (r != 0 && move_pages(k, move_list_, nullptr, status_) < 0) {
             res_.pages_gone += k;
             return true;
         }
@@ -254,10 +222,95 @@ class Mover {
         return true;
     }
 
-    bool uniform(std::size_t n) const {
-        if (where_[0] < 0) return false;
+    // The window of wn pages at index w of the chunk (where_ holds where
+    // they are): a THP moves at once, base pages are added to the chunk's
+    // move list (k entries so far). False when the respread must end.
+    bool place_window(const Part& p, std::size_t w, std::size_t wn, std::size_t& k) {
+        void** pages = pages_ + w;
+        int* where = where_ + w;
+        const auto s = reinterpret_cast<std::uint64_t>(pages[0]);
+        bool first_moved = false;
+        // A whole window on one node may be one THP: move it by its first
+        // page, as a huge page (add_page_for_migration() isolates the head),
+        // to the node its order-9 index gives; if only that page moved, it
+        // was base pages after all: place them one by one.
+        if (p.thp_possible && wn == kWindowPages && uniform(where, wn)) {
+            const int t = placement::target_node_at(p.intent, p.vm_pgoff, p.vm_start, s,
+                                                    placement::kThpOrder, where[0]);
+            if (t < 0) {
+                res_.pages_placed += wn;
+                return true;
+            }
+            int target = t, status = 0;
+            long r = move_pages(1, pages, &target, &status);
+            if (r < 0 && (r == -EACCES || r == -ENODEV || r == -EINVAL)) return false;
+            if (move_pages(wn, pages, nullptr, where) < 0) {
+                res_.pages_gone += wn;
+                return true;
+            }
+            if (uniform(where, wn) && where[0] == t) {
+                res_.pages_moved += wn;
+                moved_bytes_ += wn * placement::kPageSize;
+                return true;
+            }
+            // Base pages: the first one moved alone (counted below).
+            first_moved = where[0] == t;
+        }
+        // Page by page, at order 0.
+        for (std::size_t i = 0; i < wn; ++i) {
+            if (where[i] < 0) {
+                if (where[i] == -EFAULT) ++res_.pages_gone;
+                continue;  // -ENOENT: never touched, nothing to place
+            }
+            const std::uint64_t addr = s + i * placement::kPageSize;
+            const int t = placement::target_node_at(p.intent, p.vm_pgoff, p.vm_start, addr, 0,
+                                                    where[i]);
+            if (t < 0) {
+                if (i == 0 && first_moved) {
+                    ++res_.pages_moved;
+                    moved_bytes_ += placement::kPageSize;
+                } else {
+                    ++res_.pages_placed;
+                }
+                continue;
+            }
+            move_list_[k] = pages[i];
+            target_[k] = t;
+            ++k;
+        }
+        return true;
+    }
+
+    // Orders the k pages to move by target node, keeping address order
+    // within each node: do_pages_move() migrates a run of consecutive
+    // entries with one target as one batch and flushes at every change of
+    // node, so interleave's alternating targets would otherwise migrate
+    // page by page (a TLB flush each; the figure
+    // vm.placement_move_vs_migratepages).
+    void group_by_target(std::size_t k) {
+        std::size_t out = 0;
+        for (std::size_t i = 0; i < k; ++i) taken_[i] = false;
+        for (std::size_t i = 0; i < k; ++i) {
+            if (taken_[i]) continue;
+            const int node = target_[i];
+            for (std::size_t j = i; j < k; ++j) {
+                if (taken_[j] || target_[j] != node) continue;
+                taken_[j] = true;
+                sorted_list_[out] = move_list_[j];
+                sorted_target_[out] = node;
+                ++out;
+            }
+        }
+        for (std::size_t i = 0; i < k; ++i) {
+            move_list_[i] = sorted_list_[i];
+            target_[i] = sorted_target_[i];
+        }
+    }
+
+    static bool uniform(const int* where, std::size_t n) {
+        if (where[0] < 0) return false;
         for (std::size_t i = 1; i < n; ++i)
-            if (where_[i] != where_[0]) return false;
+            if (where[i] != where[0]) return false;
         return true;
     }
 
@@ -283,11 +336,14 @@ class Mover {
     std::uint64_t t0_ = 0;
     std::uint64_t moved_bytes_ = 0;
     RespreadResult res_;
-    void* pages_[kBatchPages];
-    void* move_list_[kBatchPages];
-    int where_[kBatchPages];
-    int target_[kBatchPages];
-    int status_[kBatchPages];
+    void* pages_[kChunkPages];
+    void* move_list_[kChunkPages];
+    int where_[kChunkPages];
+    int target_[kChunkPages];
+    int status_[kChunkPages];
+    void* sorted_list_[kChunkPages];
+    int sorted_target_[kChunkPages];
+    bool taken_[kChunkPages];
 };
 
 // The parts of one recorded range, vma by vma (mbind split the vmas at the

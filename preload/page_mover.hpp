@@ -15,7 +15,7 @@
 // threads never wait for it: the record lock is held only to copy the
 // ranges and to check, before each batch, that the range is still there.
 //
-// Bounded: batches of kBatchPages, a rate limit in MiB/s (the page
+// Bounded: chunks of a few PMD windows (kChunkPages), a rate limit in MiB/s (the page
 // migration itself is done by the kernel in the agent's context, so the
 // rate is what it costs the machine), pages the kernel refuses (pinned,
 // shared with other processes, busy) are counted and not retried, memory

@@ -74,18 +74,26 @@ double on_intent_pct(const char* base, std::size_t len) {
     return present ? 100.0 * static_cast<double>(on) / static_cast<double>(present) : 0;
 }
 
-// The daemon's log line of this process's respread: pages moved, seconds.
-bool respread_logged(const char* log, unsigned long& moved, double& secs) {
+// The daemon's newest log line of this process's respread: its
+// generation, pages moved, seconds. False while there is none.
+struct Respread {
+    unsigned long generation = 0, moved = 0;
+    double secs = 0;
+};
+bool last_respread(const char* log, Respread& out) {
     auto text = read_file(log);
     if (!text) return false;
     const std::string key = "respread pid " + std::to_string(::getpid()) + " ";
     std::size_t at = text->rfind(key);
     if (at == std::string::npos) return false;
+    std::size_t g_at = text->find(" generation ", at);
     std::size_t gen = text->find(": ", at);
     std::size_t s_at = text->find(" gone, ", at);
-    if (gen == std::string::npos || s_at == std::string::npos) return false;
-    moved = std::strtoul(text->c_str() + gen + 2, nullptr, 10);
-    secs = std::strtod(text->c_str() + s_at + 7, nullptr);
+    if (g_at == std::string::npos || gen == std::string::npos || s_at == std::string::npos)
+        return false;
+    out.generation = std::strtoul(text->c_str() + g_at + 12, nullptr, 10);
+    out.moved = std::strtoul(text->c_str() + gen + 2, nullptr, 10);
+    out.secs = std::strtod(text->c_str() + s_at + 7, nullptr);
     return true;
 }
 
@@ -96,13 +104,18 @@ int main_figures(const char* log) {
     char* base = hold(kLen);
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     cg.set_mems(half);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    // The shrink's own respread (nothing to move: the kernel moved the
+    // pages itself) is logged first; the grow's is the one measured.
+    Respread shrink, grow;
+    if (!wait_until([&] { return last_respread(log, shrink); }, std::chrono::minutes(1)))
+        die("no respread logged after the shrink", ETIMEDOUT);
     cg.set_mems(all);
-    unsigned long moved = 0;
-    double secs = 0;
     // The respread's end: the daemon's log line (at most 5 minutes).
-    if (!wait_until([&] { return respread_logged(log, moved, secs); }, std::chrono::minutes(5)))
-        die("no respread logged", ETIMEDOUT);
+    if (!wait_until([&] { return last_respread(log, grow) && grow.generation > shrink.generation; },
+                    std::chrono::minutes(5)))
+        die("no respread logged after the grow", ETIMEDOUT);
+    const unsigned long moved = grow.moved;
+    const double secs = grow.secs;
     const double pct = on_intent_pct(base, kLen);
     std::printf("vm.placement_on_intent_pct %.2f %%\n", pct);
     std::fprintf(stderr, "respread: %lu pages moved in %.3f s\n", moved, secs);
