@@ -21,9 +21,11 @@ namespace numakeep::daemon {
 namespace {
 
 // How long an agent may take to answer: its thread round waits half a
-// second for the threads; with kSetMove it also respreads the pages, rate
-// limited, which takes as long as the memory takes.
-constexpr std::int64_t kAnswerMs = 5000;
+// second for the threads, and its ranges take one mbind each (with many
+// processes on few CPUs, seconds: tools/bench vm, vm.set_to_applied_ms);
+// with kSetMove it also respreads the pages, rate limited, which takes as
+// long as the memory takes. Both below the CLI's own wait (cmd_set.cpp).
+constexpr std::int64_t kAnswerMs = 25000;
 constexpr std::int64_t kMoveAnswerMs = 120000;
 constexpr unsigned kCapSysNice = 23;  // include/uapi/linux/capability.h
 

@@ -14,17 +14,20 @@
 # boot to the command, from QEMU's start to the command's start:
 # vm.boot_busybox_s (busybox as /init), vm.boot_systemd_s (a full Debian 12
 # with systemd as PID 1, tools/vm --os bookworm), each .6_12 on Debian 13.
-# Then placement's figures (vm.placement_*, 6.1 only).
+# Then placement's figures (vm.placement_*, 6.1 only), and `numakeep set`'s
+# (vm.set_to_applied_ms, vm.set_vs_bare, 6.1 only), each from a guest run
+# of its own.
 #
-# NUMAKEEP_BENCH_VM_PARTS picks parts (default all three):
+# NUMAKEEP_BENCH_VM_PARTS picks parts (default all four):
 #   NUMAKEEP_BENCH_VM_PARTS=placement tools/bench vm
-# of: rebind (the rebind and window figures on both kernels), boot, placement.
+# of: rebind (the rebind and window figures on both kernels), boot, placement,
+# set.
 set -uo pipefail
 : "${NUMAKEEP_BUILD:?tools/bench sets NUMAKEEP_BUILD}"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 rc=0
-parts=" ${NUMAKEEP_BENCH_VM_PARTS:-rebind boot placement} "
+parts=" ${NUMAKEEP_BENCH_VM_PARTS:-rebind boot placement set} "
 wanted() { [[ $parts == *" $1 "* ]]; }
 
 # figures SUFFIX: the guest's figures on stdout, renamed NAME.SUFFIX.
@@ -72,7 +75,7 @@ fi
 # program, vm.placement_app_slowdown from streaming programs, placement
 # off and on at the default rate, one after the other in the same guest
 # (three such pairs, the median).
-wanted placement || exit $rc
+if wanted placement; then
 tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 590 -- sh -c '
     s=/run/nk-place/numakeepd.sock
     numakeepd --socket $s --foreground 2>/tmp/place.log &
@@ -89,5 +92,16 @@ tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 590 -- sh -c '
         ratios="$ratios $(awk -v off="$off" -v on="$on" "BEGIN { if (on > 0) printf \"%.4f\", off / on }")"
     done
     echo $ratios | tr " " "\n" | sort -n | sed -n 2p | awk "{ printf \"vm.placement_app_slowdown %.2f ratio\n\", \$1 }"' >"$out" 2>&1 || rc=1
+figures ""
+fi
+
+# numakeep set (tests/vm/set/bench_set.sh), its own guest run:
+# vm.set_to_applied_ms, `numakeep set --cgroup` over 100 programs x 1,000
+# ranges from the command's start to its last acknowledgement, and
+# vm.set_vs_bare over the bare-mbind floor of the same work in the same
+# guest (vm.bare_set_floor_ms).
+wanted set || exit $rc
+tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 590 \
+    --add tests/vm/set/bench_set.sh:/bench_set.sh -- sh /bench_set.sh >"$out" 2>&1 || rc=1
 figures ""
 exit $rc

@@ -14,6 +14,12 @@
 //   quit    exit 0
 // nk-set-target --as-uid UID COMMAND [ARG...]: runs COMMAND as UID (gid
 // too), without capabilities: the guest's busybox has no setpriv.
+// POLICY "ranges:N": instead of one region, N one-page ranges, every other
+// page of a mapping, each mbind()-ed by itself (interleave over every
+// allowed node): the records `set --ranges` re-issues (tools/bench vm).
+// nk-set-target --bare-mbind ROUNDS N: the floor of that work, ROUNDS x N
+// mbind calls over N such ranges (bind and interleave in turn) in a plain
+// loop in this one process; prints "bare_ms MS".
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -25,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 namespace {
@@ -76,6 +83,25 @@ std::string wait_tids(std::size_t lines) {
     }
 }
 
+double now_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+
+// N one-page ranges, every other page of a fresh mapping, each mbind()-ed
+// to interleave over `nodes`; the mapping's start, or nullptr.
+char* bind_pages(unsigned n, const unsigned long* nodes) {
+    const std::size_t len = std::size_t(2) * n * 4096;
+    auto* p = static_cast<char*>(
+        mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (p == MAP_FAILED) return nullptr;
+    for (unsigned i = 0; i < n; ++i)
+        if (syscall(SYS_mbind, p + std::size_t(2) * i * 4096, 4096UL, 3, nodes, 1025UL, 0U) != 0)
+            return nullptr;
+    return p;
+}
+
 void touch(char* p, std::size_t len) {
     for (std::size_t off = 0; off < len; off += 4096) p[off] = static_cast<char>(off);
 }
@@ -93,6 +119,24 @@ int main(int argc, char** argv) {
         std::perror("nk-set-target: exec");
         return 127;
     }
+    if (argc == 4 && std::strcmp(argv[1], "--bare-mbind") == 0) {
+        const int rounds = std::atoi(argv[2]);
+        const auto n = static_cast<unsigned>(std::atoi(argv[3]));
+        unsigned long allowed[16] = {};
+        syscall(SYS_get_mempolicy, nullptr, allowed, 1024UL, nullptr, 4UL);
+        // One set of ranges, re-bound ROUNDS times (a mapping per round would
+        // run into vm.max_map_count).
+        char* p = bind_pages(n, allowed);
+        if (!p) return 1;
+        const double t0 = now_ms();
+        for (int r = 0; r < rounds; ++r)
+            for (unsigned i = 0; i < n; ++i)
+                if (syscall(SYS_mbind, p + std::size_t(2) * i * 4096, 4096UL, r % 2 ? 3 : 2,
+                            allowed, 1025UL, 0U) != 0)
+                    return 1;
+        std::printf("bare_ms %.1f\n", now_ms() - t0);
+        return 0;
+    }
     if (argc != 5) {
         std::fprintf(stderr, "usage: nk-set-target DIR THREADS MIB interleave|none\n");
         return 2;
@@ -103,7 +147,14 @@ int main(int argc, char** argv) {
     auto* p = static_cast<char*>(
         mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (p == MAP_FAILED) return 1;
-    if (std::strcmp(argv[4], "interleave") == 0) {
+    if (std::strncmp(argv[4], "ranges:", 7) == 0) {
+        unsigned long allowed[16] = {};
+        syscall(SYS_get_mempolicy, nullptr, allowed, 1024UL, nullptr, 4UL);
+        if (!bind_pages(static_cast<unsigned>(std::atoi(argv[4] + 7)), allowed)) {
+            std::perror("mbind");
+            return 1;
+        }
+    } else if (std::strcmp(argv[4], "interleave") == 0) {
         unsigned long allowed[16] = {};
         syscall(SYS_get_mempolicy, nullptr, allowed, 1024UL, nullptr, 4UL);  // MPOL_F_MEMS_ALLOWED
         if (syscall(SYS_mbind, p, len, 3 /* MPOL_INTERLEAVE */, allowed, 1025UL, 0U) != 0) {
