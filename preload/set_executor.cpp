@@ -21,7 +21,11 @@
 namespace numakeep::preload {
 namespace {
 
-constexpr int kThreadTimeoutMs = 500;
+// Longer than a rebind's round (rebind_executor.cpp): nothing races a set,
+// and with many processes on few CPUs a signalled thread may wait long to
+// be scheduled; a thread that still does not answer is reported, not
+// waited for.
+constexpr int kThreadTimeoutMs = 5000;
 constexpr unsigned kMaxTasks = 4096;
 
 // The latest origins, by id modulo the size; an id whose slot was reused
@@ -209,7 +213,9 @@ proto::SetApplied execute_set(const proto::SetRequest& req, bool (*should_stop)(
         if (req.scope & proto::kSetRanges) set_ranges(req, rec, keep, plan, out);
         if (req.scope & proto::kSetTask) set_threads(tids, ntids, rec, keep, plan, out);
     }
-    if ((req.options & proto::kSetMove) && out.errors == 0) {
+    // Pages follow what was set, even where a thread did not answer (its
+    // record holds the request, which the respread works from).
+    if ((req.options & proto::kSetMove) && (out.ranges_set || out.threads_set)) {
         RespreadResult moved = respread(mems, true, req.placement_rate_mib, should_stop);
         out.moved = moved.cancelled ? 0 : 1;
         out.pages_moved = moved.pages_moved;
