@@ -17,6 +17,7 @@
 #include "entry_format.hpp"
 #include "numakeep/policy.hpp"
 #include "own_policy.hpp"
+#include "placement_tally.hpp"
 #include "table.hpp"
 
 namespace numakeep::cli {
@@ -130,11 +131,31 @@ std::string hex(std::uint64_t v) {
     return buf;
 }
 
+void write_counts_json(JsonWriter& j, const PlacementCounts& c) {
+    j.key("placed").value(c.placed);
+    j.key("to_move").value(c.to_move);
+    j.key("absent").value(c.absent);
+}
+
+std::string pages_text(std::uint64_t pages) {
+    return size_text(pages * 4096);
+}
+
 int show_process(int pid, bool json) {
     DaemonClient client(daemon_socket_path());
     ShowAnswer a = client.show(pid);
+    const proto::StatusReply status = client.status();
     std::sort(a.ranges.begin(), a.ranges.end(),
               [](const auto& x, const auto& y) { return x.start < y.start; });
+    const auto counts =
+        count_placement(pid, a.ranges, a.process.mems_now, a.process.semantics);
+    PlacementCounts total;
+    bool counted = false;
+    for (const auto& c : counts)
+        if (c) {
+            total += *c;
+            counted = true;
+        }
     std::sort(a.threads.begin(), a.threads.end(),
               [](const auto& x, const auto& y) { return x.tid < y.tid; });
     if (json) {
@@ -149,8 +170,24 @@ int show_process(int pid, bool json) {
         for (const auto& t : a.threads) write_policy_json(j, t, false);
         j.end_array();
         j.key("ranges").begin_array();
-        for (const auto& r : a.ranges) write_policy_json(j, r, true);
+        for (std::size_t i = 0; i < a.ranges.size(); ++i) {
+            write_policy_json(j, a.ranges[i], true, false);
+            j.key("placement");
+            if (counts[i]) {
+                j.begin_object();
+                write_counts_json(j, *counts[i]);
+                j.end_object();
+            } else {
+                j.null();
+            }
+            j.end_object();
+        }
         j.end_array();
+        j.key("placement").begin_object();
+        j.key("enabled").value(status.placement != 0);
+        j.key("rate_mib").value(status.placement_rate_mib);
+        write_counts_json(j, total);
+        j.end_object();
         j.key("truncated").value(a.truncated);
         j.end_object();
         std::fputs(j.str().c_str(), stdout);
@@ -231,6 +268,28 @@ int show_process(int pid, bool json) {
             if (widest > width) text = render(false);
         }
         std::fputs(text.c_str(), stdout);
+    }
+    if (!a.ranges.empty()) {
+        // Pages counted by the CLI itself, page by page (placement_tally.hpp).
+        std::printf("\npages of the ranges (placement %s, %s):\n", status.placement ? "on" : "off",
+                    status.placement_rate_mib
+                        ? (std::to_string(status.placement_rate_mib) + " MiB/s").c_str()
+                        : "no rate limit");
+        Table t({{"START"}, {"SIZE", true}, {"ON INTENT", true}, {"TO MOVE", true},
+                 {"ABSENT", true}});
+        for (std::size_t i = 0; i < a.ranges.size(); ++i) {
+            const auto& c = counts[i];
+            t.add_row({hex(a.ranges[i].start), size_text(a.ranges[i].end - a.ranges[i].start),
+                       on_intent_text(c), c ? pages_text(c->to_move) : "-",
+                       c ? pages_text(c->absent) : "-"});
+        }
+        std::fputs(t.render(width).c_str(), stdout);
+        if (counted)
+            std::printf("  all ranges: %s on intent, %s to move\n",
+                        on_intent_text(total).c_str(), pages_text(total.to_move).c_str());
+        else
+            std::printf("  (pages not counted: nothing to place, or the process's pages "
+                        "cannot be read)\n");
     }
     std::printf("\nREQUEST   nodes as requested          MEMS@REQ  the mems when requested\n");
     std::printf("RULE      nodes the rule gives now    KERNEL    nodes the kernel holds now\n");

@@ -156,7 +156,7 @@ std::string origin_text(const proto::PolicyEntry& e, std::int64_t now_ms) {
            "), " + ago_text(e.set_unix_ms, now_ms);
 }
 
-void write_policy_json(JsonWriter& j, const proto::PolicyEntry& e, bool is_range) {
+void write_policy_json(JsonWriter& j, const proto::PolicyEntry& e, bool is_range, bool close) {
     j.begin_object();
     if (is_range) {
         j.key("start").value(e.start);
@@ -200,7 +200,7 @@ void write_policy_json(JsonWriter& j, const proto::PolicyEntry& e, bool is_range
         j.key("unix_ms").value(e.set_unix_ms);
         j.end_object();
     }
-    j.end_object();
+    if (close) j.end_object();
 }
 
 }  // namespace numakeep::cli

@@ -44,6 +44,7 @@ bool entry_differs(const proto::PolicyEntry& e);
 std::string origin_text(const proto::PolicyEntry& e, std::int64_t now_ms);
 
 void write_process_json(JsonWriter& j, const proto::ProcEntry& p);
-void write_policy_json(JsonWriter& j, const proto::PolicyEntry& e, bool is_range);
+void write_policy_json(JsonWriter& j, const proto::PolicyEntry& e, bool is_range,
+                       bool close = true);  // false: the caller adds keys, then closes
 
 }  // namespace numakeep::cli

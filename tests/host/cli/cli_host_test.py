@@ -149,7 +149,9 @@ POLICY_KEYS = {"mode": str, "flags": list, "home_node": (int, type(None)), "requ
                "mems_at_request": list, "rule_now": list, "rule_home_node": (int, type(None)),
                "kernel": (dict, type(None)), "differs": bool, "assisted": bool,
                "origin": str, "set_by": (dict, type(None))}
-RANGE_KEYS = dict(POLICY_KEYS, start=int, end=int, size=int)
+RANGE_KEYS = dict(POLICY_KEYS, start=int, end=int, size=int, placement=(dict, type(None)))
+COUNT_KEYS = {"placed": int, "to_move": int, "absent": int}
+SHOW_PLACEMENT_KEYS = dict(COUNT_KEYS, enabled=bool, rate_mib=int)
 THREAD_KEYS = dict(POLICY_KEYS, tid=int, unreachable=bool)
 KERNEL_KEYS = {"mode": str, "flags": list, "nodes": list}
 
@@ -193,8 +195,10 @@ def case_json_schema():
 
         show = load(numakeep("show", "1234", "--json", env=d.env()), "show PID --json")
         check_keys(show, {"schema": str, "pid": int, "under_numakeep": bool, "process": dict,
-                          "threads": list, "ranges": list, "truncated": bool}, "show")
+                          "threads": list, "ranges": list, "truncated": bool,
+                          "placement": dict}, "show")
         check(show.get("schema") == "numakeep.show/1", "show schema name")
+        check_keys(show.get("placement"), SHOW_PLACEMENT_KEYS, "show.placement")
         check_keys(show.get("process"), PROCESS_KEYS, "show.process")
         for t in show.get("threads", []):
             check_keys(t, THREAD_KEYS, f"show.threads[{t.get('tid')}]")
@@ -202,6 +206,8 @@ def case_json_schema():
             check_keys(r, RANGE_KEYS, f"show.ranges[{r.get('start')}]")
             if r.get("kernel"):
                 check_keys(r["kernel"], KERNEL_KEYS, "kernel")
+            if r.get("placement"):
+                check_keys(r["placement"], COUNT_KEYS, "placement")
         ranges = show.get("ranges", [])
         check([r["start"] for r in ranges] == sorted(r["start"] for r in ranges), "ranges in address order")
         bind = [r for r in ranges if r["mode"] == "bind" and r["kernel"]]
@@ -356,6 +362,19 @@ def case_tables():
         check(any(l.rstrip().endswith("?") for l in show.splitlines()), "unreadable range marked ?")
         check("the kernel's nodes differ from the rule's" in show, "legend for *")
         check("home=3" in show and "home=1" in show, "home node requested and by rule")
+        # The pages of the ranges, counted by the CLI from the kernel: the
+        # fake daemon's pid 42 is no process of ours, or one without these
+        # addresses: no page present, ON INTENT "-" (the counts themselves
+        # are checked in the guest, cli-show-placement).
+        lines = show.splitlines()
+        head = [i for i, l in enumerate(lines) if l.startswith("pages of the ranges (placement ")]
+        check(len(head) == 1, "show has the pages section, with placement's setting and rate")
+        if head:
+            cols = lines[head[0] + 1].split()
+            check(cols[:2] == ["START", "SIZE"] and "INTENT" in cols and "MOVE" in cols
+                  and cols[-1] == "ABSENT", f"pages columns (got {cols})")
+            rows = [l.split() for l in lines[head[0] + 2:] if l.startswith("0x")]
+            check(rows and all(r[-3] == "-" for r in rows), "no page present: ON INTENT is -")
     with FakeDaemon("many:100") as d:
         r = numakeep("ps", env=d.env())
         check(r.returncode == 0 and len(r.stdout.splitlines()) == 101, "ps lists 100 processes")
