@@ -76,6 +76,24 @@ TEST_CASE("neighbours with the same record merge, as vma_merge() merges vmas") {
     CHECK(f.str() == "0-8:0 8-12:1");
 }
 
+TEST_CASE("the same request from the program and from numakeep set stays two records") {
+    // `numakeep set` records its requests with an origin (Recorded::origin):
+    // show must tell them apart, so neither the store nor its request table
+    // may take one for the other.
+    Fixture f;
+    f.recs[1] = f.recs[0];
+    f.recs[1].origin = 7;
+    f.set(0, 4, 0);
+    f.set(4, 8, 1);  // adjacent, same request, another origin: no merge
+    CHECK(f.str() == "0-4:0 4-8:1");
+    CHECK(f.s.requests() == 2);
+    f.set(2, 6, 0);  // the program's own call replaces set's where it lands
+    CHECK(f.str() == "0-6:0 6-8:1");
+    const Recorded* at = f.s.lookup(B + 7 * P);
+    REQUIRE(at != nullptr);
+    CHECK(at->origin == 7);
+}
+
 TEST_CASE("punch: partial, inside one range, across several, nothing there") {
     Fixture f;
     f.set(0, 4, 0);
