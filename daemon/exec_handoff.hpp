@@ -2,7 +2,7 @@
 // The exec handoffs numakeepd holds (protocol.hpp, ExecHandoff): at most one
 // per pid, from a process about to exec (preload/exec_handoff_calls.hpp)
 // until its new image says Hello. Pure bookkeeping (no I/O, time passed
-// in), so it is unit-tested; numakeepd.cpp does the socket side.
+// in), so it is unit-tested; exec_handoff_session.cpp does the socket side.
 //
 // An entry is keyed by pid and the process's start time (/proc field 22,
 // which exec keeps: de_thread() gives the exec'ing thread its leader's),

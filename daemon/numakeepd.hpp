@@ -3,6 +3,16 @@
 // registry, the cgroup watcher, the rebind orchestrator and the control
 // queries together, and owns the timers (rebind deadlines, the reconcile,
 // housekeeping) and the signals (SIGTERM/SIGINT stop, SIGHUP reloads).
+//
+// Its members are defined one concern per file (all in the numakeepd
+// library; daemon/main.cpp holds only main()):
+//   numakeepd.cpp             start, configuration, timers, sending rebinds
+//   sessions.cpp              frames of the agents: dispatch, Hello, RebindDone
+//   queries.cpp               the CLI's queries (ps, show, status)
+//   exec_handoff_session.cpp  the exec handoff's connection side
+//   cgroup_tracking.cpp       cgroup events: moves, mems written
+//   reconcile.cpp             the periodic check against /proc and cgroupfs
+// and `numakeep set` is an object of its own (set_request.hpp).
 #pragma once
 
 #include <cstdint>
@@ -40,33 +50,39 @@ class Numakeepd {
     int run();
 
   private:
-    // --- connections -------------------------------------------------------
+    // --- sessions.cpp ----------------------------------------------------------
     bool on_frame(Connection& c, const proto::FrameHeader& h, const unsigned char* payload);
     void on_close(Connection& c);
     bool on_hello(Connection& c, const proto::FrameHeader& h, const proto::Hello& hello);
     bool on_rebind_done(Connection& c, const proto::RebindDone& done);
+    void unregister(pid_t pid, const char* why);
+
+    // --- queries.cpp -----------------------------------------------------------
     bool on_record(Connection& c, const proto::FrameHeader& h, const unsigned char* payload);
     void on_query_list(Connection& c, std::uint32_t seq);
     void on_query_show(Connection& c, std::uint32_t seq, const proto::QueryShow& q);
     void on_query_status(Connection& c, std::uint32_t seq);
+    // Answers ETIMEDOUT to the shows whose process did not answer in time.
+    void expire_shows(std::int64_t now_ms);
+
+    // --- exec_handoff_session.cpp ----------------------------------------------
     bool on_exec_handoff(Connection& c, std::uint32_t seq, const proto::ExecHandoff& body);
     // Sends a new image the handoff its exec left, right after Welcome.
     void hand_over_exec(Connection& c, std::uint64_t start_time);
-    // Whether a handoff connection the server still holds has reached
-    // end-of-file (its process exec'd; the close is not read yet).
-    bool at_eof(ConnId id);
-    void unregister(pid_t pid, const char* why);
+    void expire_exec_handoffs(std::int64_t now_ms);
 
-    // --- cgroups and rebinds ---------------------------------------------------
+    // --- cgroup_tracking.cpp ---------------------------------------------------
     void on_cgroup_changes(const CgroupWatcher::Changes& changes);
     Nodemask mems_of(const std::string& cgroup, pid_t member);
     void check_moved(pid_t pid);
+
+    // --- reconcile.cpp ---------------------------------------------------------
     void reconcile();
+
+    // --- numakeepd.cpp ---------------------------------------------------------
     void pump();
     void housekeeping();
     void update_status();
-
-    // --- configuration -----------------------------------------------------------
     void apply_options(Config& c) const;
     void apply_config();
     void reload();

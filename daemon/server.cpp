@@ -98,6 +98,16 @@ void Server::adopt(int fd) {
     loop_.add(fd, EPOLLIN, [this](std::uint32_t) { on_accept(); });
 }
 
+std::optional<std::string> Server::listening_path() const {
+    sockaddr_un addr{};
+    socklen_t len = sizeof addr;
+    if (!listener_ ||
+        ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+        addr.sun_path[0] == '\0')
+        return std::nullopt;
+    return std::string(addr.sun_path);
+}
+
 bool Server::refusal_log_due() {
     std::int64_t now = monotonic_ms();
     if (now - last_refusal_log_ms_ < 10'000) return false;  // one line per 10 s
@@ -197,6 +207,16 @@ void Server::on_accept() {
 Connection* Server::find(ConnId id) {
     auto it = conns_.find(id);
     return it == conns_.end() ? nullptr : it->second.get();
+}
+
+bool Server::closed_by_peer(ConnId id) {
+    Connection* c = find(id);
+    if (!c) return true;
+    // End-of-file, or a reset: its process closed it over our unread
+    // answer (unix_release_sock), which an exec that stopped waiting does.
+    char b;
+    ssize_t n = ::recv(c->fd.get(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
 void Server::on_readable(ConnId id) {

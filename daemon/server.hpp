@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -69,6 +70,8 @@ class Server {
     void listen_path(const std::string& path, unsigned mode);
     // Uses a socket passed by systemd (sd_listen_fds).
     void adopt(int fd);
+    // The path the listener is bound to (getsockname), when it has one.
+    std::optional<std::string> listening_path() const;
 
     // Queues one frame; false when the peer was dropped for not reading.
     template <typename T>
@@ -83,6 +86,9 @@ class Server {
     void drop(ConnId id, const std::string& reason);
 
     Connection* find(ConnId id);
+    // Whether the peer of a connection still held has closed it, though
+    // the close is not read yet (an exec handoff's process exec'd).
+    bool closed_by_peer(ConnId id);
     // Drops every connection holding a frame half-sent for too long.
     void expire_partial_frames(std::int64_t now_ms);
 

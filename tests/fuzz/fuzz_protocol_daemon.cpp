@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Fuzz target: numakeepd's side of the wire format, agent and CLI frames
-// in. The whole daemon (daemon/numakeepd.cpp: its Server's frame reader,
+// in. The whole daemon (the numakeepd library: its Server's frame reader,
 // its dispatcher, the registry and the queries) runs on its own thread
 // against a private socket in a temporary directory, with cgroup_root an
 // empty directory, so nothing on the machine is touched.
