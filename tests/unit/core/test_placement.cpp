@@ -92,6 +92,52 @@ TEST_CASE("a range that begins at an offset keeps the kernel's phase") {
     }
 }
 
+TEST_CASE("a range at an offset of a file mapping counts from the file's page") {
+    // mmap of a file at page 7, then mbind of its part from the 4th page:
+    // the index is vm_pgoff plus the pages from the vma's start, not the
+    // address and not the distance from the range's start.
+    const std::uint64_t vm = 0x7f40'0000'3000;
+    const std::uint64_t pgoff = 7;
+    const Intent in = intent(Mode::Interleave, Nodemask{1, 2, 3});
+    const auto w = walk(in.nodes);
+    for (std::uint64_t p = 4; p < 60; ++p)
+        CHECK(target_node_at(in, pgoff, vm, vm + p * kPageSize, 0, 99) == model_node(w, pgoff + p));
+}
+
+TEST_CASE("weighted interleave at an offset keeps the kernel's phase") {
+    std::array<std::uint8_t, kMaxNodes> weights{};
+    weights[0] = 4;
+    weights[1] = 1;
+    weights[2] = 2;
+    weights[3] = 1;
+    const Nodemask nodes{0, 1, 2, 3};
+    const auto w = walk(nodes, weights.data());
+    REQUIRE(w.size() == 8);
+    Intent in = intent(Mode::WeightedInterleave, nodes);
+    in.weights = weights.data();
+    // An anonymous mapping that begins 5 pages past a multiple of 8: a
+    // range mbind()-ed from its 3rd page starts mid-walk.
+    const std::uint64_t vm = 0x7fff'0000'0000 + 5 * kPageSize;
+    for (std::uint64_t p = 3; p < 70; ++p) {
+        const int want = model_node(w, (vm >> kPageShift) + p);
+        CHECK(target_node_at(in, anonymous_pgoff(vm), vm, vm + p * kPageSize, 0, 99) == want);
+        // Already there: nothing to move.
+        CHECK(target_node_at(in, anonymous_pgoff(vm), vm, vm + p * kPageSize, 0, want) == -1);
+    }
+    // Over the nodes the mems allow now (0-1): the weights of those only.
+    in.nodes = Nodemask{0, 1};
+    const auto w01 = walk(in.nodes, weights.data());
+    REQUIRE(w01.size() == 5);
+    for (std::uint64_t i = 0; i < 40; ++i) CHECK(target_node(in, i, 99) == model_node(w01, i));
+    // THP units walk by their order-9 index.
+    const std::uint64_t aligned = 0x7f00'0000'0000;
+    for (std::uint64_t k = 0; k < 16; ++k) {
+        const std::uint64_t thp = aligned + k * (kPageSize << kThpOrder);
+        CHECK(target_node_at(in, anonymous_pgoff(aligned), aligned, thp, kThpOrder, 99) ==
+              model_node(w01, (aligned >> (kPageShift + kThpOrder)) + k));
+    }
+}
+
 TEST_CASE("kernels before 6.7 reduce the index as unsigned int") {
     const Nodemask three{0, 1, 2};
     const std::uint64_t ilx = (std::uint64_t{1} << 32) + 1;  // 2^32 mod 3 == 1
