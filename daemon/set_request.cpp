@@ -105,9 +105,12 @@ std::vector<std::string> walk_directories(const std::string& root, const std::st
 
 const char* scope_name(std::uint8_t scope) {
     switch (scope & (proto::kSetTask | proto::kSetRanges)) {
-        case proto::kSetTask: return "task";
-        case proto::kSetRanges: return "ranges";
-        default: return "task and ranges";
+        case proto::kSetTask:
+            return "task";
+        case proto::kSetRanges:
+            return "ranges";
+        default:
+            return "task and ranges";
     }
 }
 
@@ -120,7 +123,7 @@ bool caller_may_set(pid_t caller_pid, uid_t caller_uid, uid_t target_uid) {
 std::optional<std::vector<std::string>> walk_cgroup_subtree(const std::string& root,
                                                             const std::string& cgroup,
                                                             bool* by_libcgroup) {
-    struct stat st{};
+    struct stat st {};
     const std::string dir = cgroup == "/" ? root : root + cgroup;
     if (by_libcgroup) *by_libcgroup = false;
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;

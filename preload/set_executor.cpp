@@ -88,8 +88,8 @@ std::uint32_t note_origin(const proto::SetRequest& req) {
 // --ranges: every recorded range, or the pieces of them inside the range
 // asked for, re-issued with the new policy and recorded as its request
 // (lock held).
-void set_ranges(const proto::SetRequest& req, const Recorded& rec, bool keep,
-                const IssuePlan& plan, proto::SetApplied& out) {
+void set_ranges(const proto::SetRequest& req, const Recorded& rec, bool keep, const IssuePlan& plan,
+                proto::SetApplied& out) {
     RangeStore& store = ranges();
     std::uint64_t lo = 0, hi = ~std::uint64_t{0};
     if (req.options & proto::kSetRange) {

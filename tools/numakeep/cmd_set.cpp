@@ -73,22 +73,32 @@ std::uint64_t parse_address(const std::string& text, const std::string& whole) {
 // order 4, 3, 5, 6 (numakeep(1)).
 ExitCode exit_of(int code) {
     switch (code) {
-        case 0: return ExitCode::Ok;
+        case 0:
+            return ExitCode::Ok;
         case EPERM:
-        case EACCES: return ExitCode::PermissionDenied;
+        case EACCES:
+            return ExitCode::PermissionDenied;
         case ESRCH:
-        case ENOENT: return ExitCode::NoSuchProcess;
-        case ETIMEDOUT: return ExitCode::ProcessSilent;
-        default: return ExitCode::NotApplied;
+        case ENOENT:
+            return ExitCode::NoSuchProcess;
+        case ETIMEDOUT:
+            return ExitCode::ProcessSilent;
+        default:
+            return ExitCode::NotApplied;
     }
 }
 int rank(ExitCode c) {
     switch (c) {
-        case ExitCode::PermissionDenied: return 4;
-        case ExitCode::NoSuchProcess: return 3;
-        case ExitCode::ProcessSilent: return 2;
-        case ExitCode::NotApplied: return 1;
-        default: return 0;
+        case ExitCode::PermissionDenied:
+            return 4;
+        case ExitCode::NoSuchProcess:
+            return 3;
+        case ExitCode::ProcessSilent:
+            return 2;
+        case ExitCode::NotApplied:
+            return 1;
+        default:
+            return 0;
     }
 }
 
@@ -161,12 +171,24 @@ int cmd_set(int argc, char** argv) {
                 policy.mode = Mode::Default;
                 policy.option = "--default";
                 break;
-            case kRanges: req.scope |= proto::kSetRanges; break;
-            case kTask: req.scope |= proto::kSetTask; break;
-            case kAll: req.scope |= proto::kSetRanges | proto::kSetTask; break;
-            case kMove: req.options |= proto::kSetMove; break;
-            case kWait: req.options |= proto::kSetWait; break;
-            case kJson: json = true; break;
+            case kRanges:
+                req.scope |= proto::kSetRanges;
+                break;
+            case kTask:
+                req.scope |= proto::kSetTask;
+                break;
+            case kAll:
+                req.scope |= proto::kSetRanges | proto::kSetTask;
+                break;
+            case kMove:
+                req.options |= proto::kSetMove;
+                break;
+            case kWait:
+                req.options |= proto::kSetWait;
+                break;
+            case kJson:
+                json = true;
+                break;
             case kCgroup:
                 cgroup = optarg ? optarg : "";
                 if (cgroup.empty() || cgroup.size() >= sizeof req.cgroup)
@@ -209,8 +231,9 @@ int cmd_set(int argc, char** argv) {
                        pids.empty() ? "set: missing PID or --cgroup PATH"
                                     : "set: give PIDs or --cgroup PATH, not both",
                        kHint);
-    if (req.scope == 0) req.scope = (req.options & proto::kSetRange) ? proto::kSetRanges
-                                                                      : proto::kSetTask | proto::kSetRanges;
+    if (req.scope == 0)
+        req.scope = (req.options & proto::kSetRange) ? proto::kSetRanges
+                                                     : proto::kSetTask | proto::kSetRanges;
     if ((req.options & proto::kSetRange) && !(req.scope & proto::kSetRanges))
         throw CliError(ExitCode::Usage, "set: --range goes with --ranges or --all", kHint);
     for (const auto& w : warnings) warn(w);
@@ -297,12 +320,13 @@ int cmd_set(int argc, char** argv) {
                      {"PAGES MOVED", true},
                      {"NOTE", false, true, 10}});
             for (const auto& o : outcomes)
-                t.add_row({std::to_string(o.pid), field_text(o.comm).empty() ? "-" : field_text(o.comm),
-                           state_text(o),
-                           o.state == proto::kSetApplied ? std::to_string(o.applied.threads_set) : "-",
-                           o.state == proto::kSetApplied ? std::to_string(o.applied.ranges_set) : "-",
-                           o.applied.moved ? std::to_string(o.applied.pages_moved) : "-",
-                           field_text(o.message).empty() ? "-" : field_text(o.message)});
+                t.add_row(
+                    {std::to_string(o.pid), field_text(o.comm).empty() ? "-" : field_text(o.comm),
+                     state_text(o),
+                     o.state == proto::kSetApplied ? std::to_string(o.applied.threads_set) : "-",
+                     o.state == proto::kSetApplied ? std::to_string(o.applied.ranges_set) : "-",
+                     o.applied.moved ? std::to_string(o.applied.pages_moved) : "-",
+                     field_text(o.message).empty() ? "-" : field_text(o.message)});
             std::printf("set %s (%s):\n", policy_text.c_str(), scope_text(req.scope).c_str());
             std::fputs(t.render(terminal_width()).c_str(), stdout);
         }
@@ -313,8 +337,8 @@ int cmd_set(int argc, char** argv) {
         std::string hint;
         if (o.code == ESRCH) hint = " (start it with `numakeep run [POLICY] -- COMMAND`)";
         if (o.code == EPERM) hint = " (run as root or as the process's owner)";
-        std::fprintf(stderr, "numakeep: set: pid %d: %s%s\n", o.pid,
-                     field_text(o.message).c_str(), hint.c_str());
+        std::fprintf(stderr, "numakeep: set: pid %d: %s%s\n", o.pid, field_text(o.message).c_str(),
+                     hint.c_str());
     }
     return static_cast<int>(worst);
 }

@@ -20,11 +20,11 @@
 // nk-set-target --bare-mbind ROUNDS N: the floor of that work, ROUNDS x N
 // mbind calls over N such ranges (bind and interleave in turn) in a plain
 // loop in this one process; prints "bare_ms MS".
+#include <grp.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <grp.h>
 #include <unistd.h>
 
 #include <cerrno>
