@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -124,6 +125,11 @@ long on_set_mempolicy(Via via, int mode, const unsigned long* nodemask, unsigned
     bool remember = false;
     {
         RecordLock lock;
+        // From the call to its record, a rebind signal must not re-issue
+        // the plan made for the request this call replaces (the round
+        // signals without the record lock).
+        t_in_own_policy_call = true;
+        std::atomic_signal_fence(std::memory_order_seq_cst);
         r = call();
         err = errno;
         if (r == 0) {
@@ -131,6 +137,17 @@ long on_set_mempolicy(Via via, int mode, const unsigned long* nodemask, unsigned
             remember = record_set_mempolicy(mode, nodemask, maxnode);
             if (remember && assist) assist_own_thread();
             if (remember) report_own_policy();
+        }
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        t_in_own_policy_call = false;
+        // A round's signal landed meanwhile and left its plan to us: a call
+        // that failed changed nothing, so the thread carries it out now.
+        if (t_round_left_to_call) {
+            t_round_left_to_call = false;
+            if (ThreadRecord* tr = t_thread_record; r != 0 && tr && tr->has_policy) {
+                rebind_own_thread(*tr);
+                report_own_policy();
+            }
         }
     }
     if (remember) agent_start_if_needed();

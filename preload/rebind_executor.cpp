@@ -66,51 +66,14 @@ void set_home_node(proto::RebindDone& done, std::uint64_t s, std::uint64_t e,
     if (h < 0) count_error(done, static_cast<int>(-h));
 }
 
-}  // namespace
-
-long issue_range_policy(std::uint64_t start, std::uint64_t len, const IssuePlan& plan,
-                        unsigned flags) {
-    return raw(SYS_mbind, start, len, plan.mode_arg(), plan.nodes.kernel_data(),
-               Nodemask::kKernelMaxnode, flags);
-}
-
-IssuePlan plan_rebind_of(const Recorded& rec, const Nodemask& mems) {
-    const IssuePlan plan = plan_issue(rec, mems, issue_settings());
-    if (plan.assisted()) note_assist_used();
-    return plan;
-}
-
-bool kernel_holds(std::uint64_t addr, const Request& req, int& kernel_mode, Nodemask& kernel_nodes,
-                  int& err) {
-    kernel_mode = 0;
-    kernel_nodes.clear();
-    long r = raw(SYS_get_mempolicy, &kernel_mode, kernel_nodes.kernel_data(),
-                 Nodemask::kKernelMaxnode, addr, kMpolFAddr);
-    err = r < 0 ? static_cast<int>(-r) : 0;
-    if (r < 0) return false;
-    return kernel_mode_is_request(req, kernel_mode);
-}
-
-proto::RebindDone execute_rebind(const proto::Rebind& msg) {
-    proto::RebindDone done;
-    done.generation = msg.generation;
-    std::uint64_t t0 = now_ns();
+// Brings every range record to the rule's nodes under msg.mems (takes
+// the record lock): an application's mbind and a rebind of the same range
+// never interleave.
+void rebind_ranges(const proto::Rebind& msg, proto::RebindDone& done) {
+    const bool move = (msg.flags & proto::kRebindMovePages) != 0;
     RecordLock lock;
-    RuntimeState& st = state();
     RangeStore& store = ranges();
     const Semantics sem = config().semantics;
-    const bool move = (msg.flags & proto::kRebindMovePages) != 0;
-
-    // 0. Task policies: every thread re-issues its own, in its signal
-    // handler. The round starts first so the threads do that while this
-    // thread works through the ranges (with many processes on few CPUs a
-    // signalled thread may wait long to be scheduled: it should not wait
-    // after the ranges, nor be timed out while they were being done).
-    for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
-        if (!tr->has_policy) continue;
-        plan_thread(*tr, plan_rebind_of(tr->rec, msg.mems));
-    }
-    ThreadRound threads = start_thread_round(true);
 
     // 1. Never clobber: a range whose first or last page no longer carries
     // the recorded mode (unmapped, re-mapped, changed by a call we did not
@@ -178,16 +141,74 @@ proto::RebindDone execute_rebind(const proto::Rebind& msg) {
     for (auto& [s, e] : failed) store.punch(s, e);
     if (!stale.empty() || !failed.empty()) refresh_tracked();
 
-    // What the threads are being rebound to, set before their answers are
-    // collected: the record lock is given back meanwhile, and a thread
-    // created then brings itself up to date from these (thread_trampoline).
-    st.generation_applied = msg.generation;
-    st.mems_applied = msg.mems;
-    st.mems_applied_known = true;
-    refresh_request_mems(&msg.mems);
+}
+
+}  // namespace
+
+long issue_range_policy(std::uint64_t start, std::uint64_t len, const IssuePlan& plan,
+                        unsigned flags) {
+    return raw(SYS_mbind, start, len, plan.mode_arg(), plan.nodes.kernel_data(),
+               Nodemask::kKernelMaxnode, flags);
+}
+
+IssuePlan plan_rebind_of(const Recorded& rec, const Nodemask& mems) {
+    const IssuePlan plan = plan_issue(rec, mems, issue_settings());
+    if (plan.assisted()) note_assist_used();
+    return plan;
+}
+
+bool kernel_holds(std::uint64_t addr, const Request& req, int& kernel_mode, Nodemask& kernel_nodes,
+                  int& err) {
+    kernel_mode = 0;
+    kernel_nodes.clear();
+    long r = raw(SYS_get_mempolicy, &kernel_mode, kernel_nodes.kernel_data(),
+                 Nodemask::kKernelMaxnode, addr, kMpolFAddr);
+    err = r < 0 ? static_cast<int>(-r) : 0;
+    if (r < 0) return false;
+    return kernel_mode_is_request(req, kernel_mode);
+}
+
+proto::RebindDone execute_rebind(const proto::Rebind& msg) {
+    proto::RebindDone done;
+    done.generation = msg.generation;
+    std::uint64_t t0 = now_ns();
+    RuntimeState& st = state();
+
+    // 0. Task policies: every thread re-issues its own, in its signal
+    // handler. The round starts first so the threads do that while this
+    // thread works through the ranges (with many processes on few CPUs a
+    // signalled thread may wait long to be scheduled: it should not wait
+    // after the ranges, nor be timed out while they were being done).
+    // Planned under the lock, signalled and collected without it: no call
+    // of the program waits on a round (a signal wakes its thread, which may
+    // then run before this one on a loaded CPU; a thread may be slow to
+    // answer).
+    ThreadRound threads;
+    {
+        RecordLock lock;
+        for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
+            if (!tr->has_policy) continue;
+            plan_thread(*tr, plan_rebind_of(tr->rec, msg.mems));
+        }
+        threads = prepare_thread_round(true);
+        // What the threads are being rebound to, set before the lock is
+        // given back: a request the program makes from now on is made
+        // under the new mems (its M0), and a thread created from now on
+        // brings itself up to date from these (thread_trampoline). A
+        // thread's set_mempolicy made now replaces the plan above (the
+        // handler carries out a plan only for the request it was made for).
+        st.generation_applied = msg.generation;
+        st.mems_applied = msg.mems;
+        st.mems_applied_known = true;
+        refresh_request_mems(&msg.mems);
+    }
+    send_thread_round(threads);
+
+    // 1, 2: the ranges (record lock held).
+    rebind_ranges(msg, done);
 
     // 3. The threads' answers (their round started before the ranges).
-    ThreadRoundResult tres = finish_thread_round(threads, true, kThreadTimeoutMs);
+    ThreadRoundResult tres = finish_thread_round(threads, kThreadTimeoutMs);
     done.threads_rebound = tres.rebound + tres.kept;  // kept: the kernel keeps them
     done.errors += tres.errors;
     if (!done.first_errno) done.first_errno = tres.first_errno;

@@ -63,6 +63,9 @@ inline proto::PolicyEntry policy_entry(std::uint32_t request_id, const Recorded&
 // send(MsgType, const Body&) -> bool sends one frame; false stops the dump.
 template <typename Send>
 bool dump_records(std::uint32_t request_id, Send&& send) {
+    // Every thread reports what the kernel holds for it: a round without
+    // the record lock (no call of the program waits on it).
+    run_thread_round(false, 500);
     RecordLock lock;
     RuntimeState& st = state();
     const Nodemask mems_now = current_mems();
@@ -83,7 +86,6 @@ bool dump_records(std::uint32_t request_id, Send&& send) {
         ok = send(proto::MsgType::RangeEntry, e);
         ++end.ranges;
     });
-    run_thread_round(false, 500);
     for (ThreadRecord* tr = st.threads; tr && ok; tr = tr->next) {
         if (!tr->has_policy) continue;
         proto::PolicyEntry e = policy_entry(request_id, tr->rec, mems_now);

@@ -10,6 +10,7 @@
 #include "record_ops.hpp"
 #include "reentrancy_guard.hpp"
 #include "runtime.hpp"
+#include "thread_rebind.hpp"
 
 namespace numakeep::preload {
 
@@ -17,6 +18,8 @@ constinit thread_local bool t_holds_record_mutex __attribute__((tls_model("initi
 constinit thread_local bool t_inside_runtime __attribute__((tls_model("initial-exec"))) = false;
 constinit thread_local ThreadRecord* t_thread_record __attribute__((tls_model("initial-exec"))) =
     nullptr;
+constinit thread_local bool t_in_own_policy_call __attribute__((tls_model("initial-exec"))) = false;
+constinit thread_local bool t_round_left_to_call __attribute__((tls_model("initial-exec"))) = false;
 
 constinit RuntimeState g_runtime_state;
 
@@ -84,8 +87,15 @@ ThreadRecord* take_record_for(pid_t tid) {
     if (!g_runtime_state.free_threads && !refill_thread_records()) return nullptr;
     ThreadRecord* tr = g_runtime_state.free_threads;
     g_runtime_state.free_threads = tr->next;
-    tr->~ThreadRecord();
-    new (tr) ThreadRecord;
+    // Reset field by field, never constructed anew: the agent may be
+    // reading the atomics of a record it signalled in a round (life tells
+    // it the thread is gone), and a round's late signal may still land.
+    // The version only grows, so no plan of the thread before holds.
+    tr->has_policy = false;
+    ++tr->version;
+    tr->rec = Recorded{};
+    tr->round_done.store(0, std::memory_order_relaxed);
+    tr->unreachable = false;
     tr->tid = tid;
     tr->next = g_runtime_state.threads;
     g_runtime_state.threads = tr;
@@ -117,7 +127,10 @@ void release_thread_record(ThreadRecord* tr) {
             break;
         }
     tr->next = g_runtime_state.free_threads;
+    const bool had_policy = tr->has_policy;
     tr->has_policy = false;
+    tr->life.fetch_add(1, std::memory_order_release);
+    if (had_policy) note_thread_gone(*tr);
     g_runtime_state.free_threads = tr;
 }
 

@@ -38,7 +38,10 @@ struct ThreadRecord {
     std::uint64_t target_version = 0;
     std::uint32_t round_requested = 0;
     std::atomic<std::uint32_t> round_done{0};  // the handler's answer
-    std::uint32_t round_sent = 0;  // the last round its signal was sent in (agent, lock held)
+    // Bumped when the thread exits and its record goes back to the free
+    // list: a round, which works on a copy of the list without the lock,
+    // knows by it that the thread it signalled is gone.
+    std::atomic<std::uint32_t> life{0};
     // Its kernel mask blocks the rebind signal (an inline rt_sigprocmask the
     // shims never saw): left out of rounds until it unblocks.
     bool unreachable = false;
@@ -158,6 +161,14 @@ ThreadRecord* claim_foreign_thread_record();
 // Gives back a record foreign_thread_record() made while its thread has
 // not claimed it (lock held); false when it has (the record is its own).
 bool forget_unclaimed_thread_record(ThreadRecord* tr);
+// Set on a thread while it is inside its own set_mempolicy (from the
+// system call to its record): a rebind signal that lands in between (the
+// kernel delivers it on the call's return) must not re-issue the plan the
+// agent made for the request this call replaces.
+extern constinit thread_local bool t_in_own_policy_call __attribute__((tls_model("initial-exec")));
+// Set by the handler that found the thread inside its own set_mempolicy:
+// if that call fails, the shim carries out the round's plan itself.
+extern constinit thread_local bool t_round_left_to_call __attribute__((tls_model("initial-exec")));
 
 // Forgets every thread record but the calling thread's (fork's child).
 void keep_only_own_thread_record();

@@ -129,13 +129,19 @@ void set_ranges(const proto::SetRequest& req, const Recorded& rec, bool keep, co
 }
 
 // --task: every thread of the process but the agent sets the policy
-// itself, in the rebind signal's handler (lock held; given back while the
-// threads answer).
-void set_threads(const pid_t* tids, unsigned n, const Recorded& rec, bool keep,
-                 const IssuePlan& plan, proto::SetApplied& out) {
-    const pid_t agent = own_tid();
+// itself, in the rebind signal's handler. Planned under the record lock,
+// signalled and collected without it (no call of the program waits on a
+// round), concluded under it again.
+struct TaskSet {
+    ThreadRound round;
     ThreadRecord* made[kMaxTasks];
     unsigned made_count = 0;
+};
+
+// Plans every thread's policy and prepares the round (lock held).
+void plan_threads(const pid_t* tids, unsigned n, const Recorded& rec, const IssuePlan& plan,
+                  TaskSet& set, proto::SetApplied& out) {
+    const pid_t agent = own_tid();
     for (unsigned i = 0; i < n; ++i) {
         if (tids[i] == agent) continue;
         ThreadRecord* tr = thread_record_of(tids[i]);
@@ -145,7 +151,7 @@ void set_threads(const pid_t* tids, unsigned n, const Recorded& rec, bool keep,
                 count_error(out, ENOMEM);
                 continue;
             }
-            made[made_count++] = tr;
+            set.made[set.made_count++] = tr;
         }
         // In the round even when the policy needs no keeping (default,
         // local): has_policy is what rounds look at.
@@ -154,14 +160,15 @@ void set_threads(const pid_t* tids, unsigned n, const Recorded& rec, bool keep,
         ++tr->version;  // the thread's own later call wins over this
         plan_thread(*tr, plan);
     }
-    ThreadRound round = start_thread_round(true);
-    ThreadRoundResult res = finish_thread_round(round, true, kThreadTimeoutMs);
+    set.round = prepare_thread_round(true);
+}
+
+// What the round found (lock held).
+void conclude_threads(const Recorded& rec, bool keep, const ThreadRoundResult& res, TaskSet& set,
+                      proto::SetApplied& out) {
     out.threads_set = res.rebound;
     out.threads_unreachable = res.unreachable;
-    for (ThreadRecord* tr = state().threads; tr; tr = tr->next) {
-        if (tr->round_sent != round.round || tr->unreachable) continue;
-        if (tr->round_done.load(std::memory_order_acquire) != round.round) ++out.threads_silent;
-    }
+    out.threads_silent = res.silent;
     out.errors += res.errors;
     if (!out.first_errno) out.first_errno = res.first_errno;
     if (!keep)
@@ -170,8 +177,8 @@ void set_threads(const pid_t* tids, unsigned n, const Recorded& rec, bool keep,
     // Records not claimed by a thread that is gone (the round found it so),
     // or that nothing needs to keep: given back. One whose thread only did
     // not answer in time stays, for it to claim at the next round.
-    for (unsigned i = 0; i < made_count; ++i)
-        if (!made[i]->has_policy) forget_unclaimed_thread_record(made[i]);
+    for (unsigned i = 0; i < set.made_count; ++i)
+        if (!set.made[i]->has_policy) forget_unclaimed_thread_record(set.made[i]);
 }
 
 }  // namespace
@@ -202,16 +209,25 @@ proto::SetApplied execute_set(const proto::SetRequest& req, bool (*should_stop)(
     static pid_t tids[kMaxTasks];  // the agent thread alone runs this
     unsigned ntids = (req.scope & proto::kSetTask) ? list_tasks(tids, kMaxTasks) : 0;
     Nodemask mems;
+    Recorded rec;
+    TaskSet threads;
+    const bool task = (req.scope & proto::kSetTask) != 0;
     {
         RecordLock lock;
         // As the program's own call: issued as asked, recorded under the
         // mems of now (refreshed: the kept value may predate a change).
         refresh_request_mems();
         mems = request_mems();
-        const Recorded rec{request, mems, note_origin(req)};
+        rec = Recorded{request, mems, note_origin(req)};
         const IssuePlan plan{true, request.mode, request.flags, request.nodes, request.home_node};
         if (req.scope & proto::kSetRanges) set_ranges(req, rec, keep, plan, out);
-        if (req.scope & proto::kSetTask) set_threads(tids, ntids, rec, keep, plan, out);
+        if (task) plan_threads(tids, ntids, rec, plan, threads, out);
+    }
+    if (task) {
+        send_thread_round(threads.round);
+        const ThreadRoundResult res = finish_thread_round(threads.round, kThreadTimeoutMs);
+        RecordLock lock;
+        conclude_threads(rec, keep, res, threads, out);
     }
     // Pages follow what was set, even where a thread did not answer (its
     // record holds the request, which the respread works from).

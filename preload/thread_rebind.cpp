@@ -21,6 +21,7 @@ namespace {
 int g_signal = 0;  // chosen once, lock held
 std::atomic<std::uint32_t> g_round{0};
 std::atomic<std::uint32_t> g_answers{0};  // futex word: bumped by every handler
+std::atomic<unsigned> g_round_waiting{0};  // rounds prepared and not finished
 
 // The mailbox's fields are read and written as relaxed atomics, word by
 // word: a handler may read while the agent writes (a late signal), which the
@@ -121,13 +122,17 @@ void on_rebind_signal() {
             // calls; and unlike an acquire fence ThreadSanitizer models it.
             if (tr->mailbox_seq.fetch_add(0, std::memory_order_release) == s1) break;
         }
-        // A request the thread made after the agent planned always wins.
+        // A request the thread made after the agent planned always wins,
+        // even one whose record is not written yet: the signal interrupted
+        // the thread's own set_mempolicy shim right after the system call.
         // The answer is stored as relaxed atomics too: a late second signal
         // (real-time signals queue) may write it again while the agent reads.
-        if (target.needed && version == tr->version) {
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        if (target.needed && version == tr->version && !t_in_own_policy_call) {
             long r = issue_task_policy(target);
             store_relaxed(tr->apply_errno, r < 0 ? static_cast<int>(-r) : 0);
         } else {
+            if (target.needed && t_in_own_policy_call) t_round_left_to_call = true;
             store_relaxed(tr->apply_errno, 0);
         }
         report_policy(*tr);
@@ -191,26 +196,20 @@ int rebind_signal() {
     return __atomic_load_n(&g_signal, __ATOMIC_ACQUIRE);
 }
 
-ThreadRound start_thread_round(bool apply) {
+ThreadRound prepare_thread_round(bool apply) {
     ThreadRound started;
+    started.apply = apply;
     ThreadRoundResult& res = started.result;
     RuntimeState& st = state();
     bool any = false;
     for (ThreadRecord* tr = st.threads; tr; tr = tr->next) any |= tr->has_policy;
     if (!any || !install_handler()) return started;
-    std::uint32_t round = g_round.fetch_add(1, std::memory_order_relaxed) + 1;
+    const std::uint32_t round = g_round.fetch_add(1, std::memory_order_relaxed) + 1;
     started.round = round;
-    pid_t pid = static_cast<pid_t>(raw(SYS_getpid));
     for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
         if (!tr->has_policy) continue;
-        if (tr->unreachable) {
-            if (thread_blocks_rebind_signal(tr->tid)) {
-                ++res.unreachable;
-                continue;
-            }
-            tr->unreachable = false;
-        }
-        if (apply && tr->target_version == tr->version && kernel_keeps_plan(*tr)) {
+        if (apply && !tr->unreachable && tr->target_version == tr->version &&
+            kernel_keeps_plan(*tr)) {
             ++res.kept;
             continue;
         }
@@ -218,100 +217,158 @@ ThreadRound start_thread_round(bool apply) {
         tr->mailbox_seq.fetch_add(1, std::memory_order_acq_rel);
         store_relaxed(tr->round_requested, round);
         tr->mailbox_seq.fetch_add(1, std::memory_order_release);
-        long r = send_rebind_signal(pid, tr->tid);
-        if (r == -ESRCH) {
-            // Exited without running its key destructor (it cannot, unless
-            // killed): nothing to keep.
-            tr->has_policy = false;
-            ++res.gone;
-            continue;
-        }
-        if (r < 0) {
-            ++res.errors;
-            if (!res.first_errno) res.first_errno = static_cast<int>(-r);
-            continue;
-        }
-        tr->round_sent = round;
-        ++res.signalled;
+        RoundMember m;
+        m.record = tr;
+        m.tid = tr->tid;
+        m.life = tr->life.load(std::memory_order_relaxed);
+        m.check_blocked = tr->unreachable;
+        started.members.push_back(m);
     }
+    g_round_waiting.fetch_add(1, std::memory_order_relaxed);
     return started;
 }
 
-ThreadRoundResult finish_thread_round(ThreadRound& started, bool apply, int timeout_ms) {
+void send_thread_round(ThreadRound& started) {
+    if (started.round == 0) return;
+    const pid_t pid = static_cast<pid_t>(raw(SYS_getpid));
+    for (RoundMember& m : started.members) {
+        // Still blocked since the last round: its signal of then is
+        // pending; another would only queue behind it.
+        if (m.check_blocked && thread_blocks_rebind_signal(m.tid)) {
+            m.unreachable = true;
+            continue;
+        }
+        long r = send_rebind_signal(pid, m.tid);
+        if (r == -ESRCH) {
+            // Exited; its record is gone, or (killed before its key
+            // destructor ran) dropped when the round ends.
+            m.gone = true;
+            continue;
+        }
+        if (r < 0) {
+            m.send_errno = static_cast<int>(-r);
+            continue;
+        }
+        m.signalled = true;
+    }
+}
+
+namespace {
+
+bool member_gone(const RoundMember& m) {
+    return m.gone || m.record->life.load(std::memory_order_acquire) != m.life;
+}
+
+bool member_answered(const RoundMember& m, std::uint32_t round) {
+    return m.record->round_done.load(std::memory_order_acquire) == round;
+}
+
+}  // namespace
+
+void note_thread_gone(ThreadRecord&) {
+    if (g_round_waiting.load(std::memory_order_relaxed) == 0) return;
+    g_answers.fetch_add(1, std::memory_order_release);
+    raw(SYS_futex, &g_answers, FUTEX_WAKE_PRIVATE, 1);
+}
+
+ThreadRoundResult finish_thread_round(ThreadRound& started, int timeout_ms) {
     ThreadRoundResult res = started.result;
     const std::uint32_t round = started.round;
     if (round == 0) return res;
-    RuntimeState& st = state();
     const std::int64_t start = now_ms();
     const std::int64_t deadline = start + timeout_ms;
     bool blocked_checked = false;
     for (;;) {
-        std::uint32_t seen = g_answers.load(std::memory_order_acquire);
-        // Counted afresh each time: while the lock was free a signalled
-        // thread may have exited (its record gone from the list).
-        unsigned expected = 0, answered = 0;
-        for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
-            if (!tr->has_policy || tr->round_sent != round || tr->unreachable) continue;
-            ++expected;
-            if (tr->round_done.load(std::memory_order_acquire) == round) ++answered;
-        }
-        if (answered >= expected) break;
+        const std::uint32_t seen = g_answers.load(std::memory_order_acquire);
+        bool waiting = false;
+        for (const RoundMember& m : started.members)
+            waiting |= m.signalled && !m.unreachable && !member_gone(m) &&
+                       !member_answered(m, round);
+        if (!waiting) break;
         const std::int64_t now = now_ms();
         if (!blocked_checked && now - start >= kBlockedCheckMs) {
             // A thread that blocks the signal (an inline rt_sigprocmask)
             // cannot answer: reported unreachable, not waited for.
             blocked_checked = true;
-            for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
-                if (!tr->has_policy || tr->round_sent != round || tr->unreachable ||
-                    tr->round_done.load(std::memory_order_acquire) == round)
-                    continue;
-                if (thread_blocks_rebind_signal(tr->tid)) {
-                    tr->unreachable = true;
-                    ++res.unreachable;
-                }
-            }
+            for (RoundMember& m : started.members)
+                if (m.signalled && !m.unreachable && !member_gone(m) &&
+                    !member_answered(m, round) && thread_blocks_rebind_signal(m.tid))
+                    m.unreachable = true;
             continue;
         }
-        std::int64_t left = (blocked_checked ? deadline : start + kBlockedCheckMs) - now;
+        const std::int64_t left = (blocked_checked ? deadline : start + kBlockedCheckMs) - now;
         if (blocked_checked && left <= 0) break;
         if (left <= 0) continue;
         timespec ts{static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000};
-        // The record lock is given back while the threads answer: no call
-        // of the program waits on a round (the handlers take no lock).
-        st.lock.unlock();
         raw(SYS_futex, &g_answers, FUTEX_WAIT_PRIVATE, seen, &ts);
-        st.lock.lock();
     }
-    unsigned expected = 0;
-    res.answered = 0;
-    for (ThreadRecord* tr = st.threads; tr; tr = tr->next) {
-        if (!tr->has_policy || tr->round_sent != round) continue;
-        if (tr->unreachable) {
-            // Unblocked it since, and answered after all.
-            if (tr->round_done.load(std::memory_order_acquire) != round) continue;
-            tr->unreachable = false;
-            --res.unreachable;
+    g_round_waiting.fetch_sub(1, std::memory_order_relaxed);
+
+    // What the round found. The records are written (under the lock, an
+    // instant) only when a thread's reachability changed or it is gone: a
+    // round whose threads all answered, as before, takes no lock at all.
+    // (Only this thread writes a mailbox's plan: it reads it unlocked.)
+    bool changed = false;
+    for (RoundMember& m : started.members) {
+        // Unblocked it since, and answered after all.
+        m.unreachable = m.unreachable && !member_answered(m, round);
+        changed |= m.gone || m.unreachable != m.check_blocked;
+    }
+    if (changed) {
+        RecordLock lock;
+        for (const RoundMember& m : started.members) {
+            ThreadRecord& tr = *m.record;
+            // Exited meanwhile: the record may serve another thread by now.
+            if (tr.life.load(std::memory_order_acquire) != m.life) continue;
+            tr.unreachable = m.unreachable;
+            if (m.gone) tr.has_policy = false;
         }
-        ++expected;
-        if (tr->round_done.load(std::memory_order_acquire) != round) continue;
+    }
+    for (const RoundMember& m : started.members) {
+        ThreadRecord& tr = *m.record;
+        if (m.unreachable) {
+            ++res.unreachable;
+            continue;
+        }
+        if (m.gone) {
+            ++res.gone;
+            continue;
+        }
+        // Exited meanwhile, without our noticing in time: not counted.
+        if (tr.life.load(std::memory_order_acquire) != m.life) continue;
+        const bool answered = member_answered(m, round);
+        if (m.send_errno) {
+            ++res.errors;
+            if (!res.first_errno) res.first_errno = m.send_errno;
+            continue;
+        }
+        if (!m.signalled) continue;
+        ++res.signalled;
+        if (!answered) {
+            ++res.silent;
+            ++res.errors;
+            if (!res.first_errno) res.first_errno = ETIMEDOUT;
+            continue;
+        }
         ++res.answered;
-        if (int err = load_relaxed(tr->apply_errno)) {
+        if (int err = load_relaxed(tr.apply_errno)) {
             ++res.errors;
             if (!res.first_errno) res.first_errno = err;
-        } else if (apply && tr->target.needed) {
+        } else if (started.apply && tr.target.needed) {
             ++res.rebound;
         }
-    }
-    if (res.answered < expected) {
-        res.errors += expected - res.answered;
-        if (!res.first_errno) res.first_errno = ETIMEDOUT;
     }
     return res;
 }
 
 ThreadRoundResult run_thread_round(bool apply, int timeout_ms) {
-    ThreadRound started = start_thread_round(apply);
-    return finish_thread_round(started, apply, timeout_ms);
+    ThreadRound started;
+    {
+        RecordLock lock;
+        started = prepare_thread_round(apply);
+    }
+    send_thread_round(started);
+    return finish_thread_round(started, timeout_ms);
 }
 
 }  // namespace numakeep::preload

@@ -8,6 +8,8 @@
 // allocation, no lock.
 #pragma once
 
+#include <vector>
+
 #include "numakeep/issue_plan.hpp"
 #include "numakeep/policy.hpp"
 #include "record_keeper.hpp"
@@ -21,31 +23,57 @@ struct ThreadRoundResult {
     unsigned gone = 0;     // exited without our knowing: records dropped
     unsigned unreachable = 0;  // block the rebind signal: not signalled, not waited for
     unsigned kept = 0;         // the kernel keeps their plan (kernel assistance): not signalled
+    unsigned silent = 0;       // signalled, reachable, and not answered in time
     unsigned errors = 0;
     int first_errno = 0;
 };
 
-// A round under way: signalled, answers not yet collected.
-struct ThreadRound {
-    std::uint32_t round = 0;  // 0: nobody to signal
-    ThreadRoundResult result;
+// One thread of a round, as the round found it (record lock held): the
+// round's sending and waiting then run without the lock, on this copy.
+struct RoundMember {
+    ThreadRecord* record = nullptr;  // never freed: records are recycled, not unmapped
+    pid_t tid = 0;
+    std::uint32_t life = 0;       // the record's life when taken: another means the thread is gone
+    bool check_blocked = false;   // was unreachable: asked again before it is signalled
+    bool signalled = false;
+    bool unreachable = false;
+    bool gone = false;
+    int send_errno = 0;
 };
 
-// Starts one round over every thread with a task policy (record lock held):
-// with `apply`, each thread re-issues the request planned for it (written
-// with plan_thread(); a thread without a plan only reports). Returns at
-// once, so the caller can do other work while the threads answer (the
-// handlers take no lock and touch only their own task policy).
-ThreadRound start_thread_round(bool apply);
+// A round under way.
+struct ThreadRound {
+    std::uint32_t round = 0;  // 0: nobody to signal
+    bool apply = false;
+    ThreadRoundResult result;
+    std::vector<RoundMember> members;
+};
 
-// Collects a started round's answers (record lock held on entry and on
-// return, given back while it waits), waiting up to timeout_ms from now.
-// A thread whose kernel mask blocks the signal is marked unreachable and
-// not waited for; its mailbox still carries the latest plan.
-ThreadRoundResult finish_thread_round(ThreadRound& started, bool apply, int timeout_ms);
+// Prepares one round over every thread with a task policy (record lock
+// held): with `apply`, each thread re-issues the request planned for it
+// (written with plan_thread(); a thread without a plan only reports); a
+// thread whose plan the kernel already keeps is left out. Signals nobody.
+ThreadRound prepare_thread_round(bool apply);
 
-// Both in one.
+// Signals the round's threads (record lock NOT held: the program's calls
+// never wait on a round). Returns at once: the caller can do other work
+// while the threads answer (the handlers take no lock and touch only their
+// own task policy).
+void send_thread_round(ThreadRound& round);
+
+// Collects a sent round's answers (record lock NOT held on entry; taken
+// at the end, for an instant, to note what the round found), waiting up to
+// timeout_ms from now. A thread whose kernel mask blocks the signal is
+// marked unreachable and not waited for; its mailbox still carries the
+// latest plan.
+ThreadRoundResult finish_thread_round(ThreadRound& round, int timeout_ms);
+
+// All three (record lock NOT held).
 ThreadRoundResult run_thread_round(bool apply, int timeout_ms);
+
+// A thread with a task policy is exiting (record lock held): a round that
+// waits on it stops waiting.
+void note_thread_gone(ThreadRecord& tr);
 
 // Writes a thread's mailbox (record lock held): the plan it is to carry
 // out at its next round (`needed` false: none).
