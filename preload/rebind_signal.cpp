@@ -262,6 +262,12 @@ struct Stripped {
         if (!s) return;
         set = *s;
         had = sigismember(&set, reserved_signal()) == 1;
+        // Taken out before any round reserved the signal: the dispatcher
+        // goes in now, or the kernel (not told to block it) would run the
+        // default action, termination, on a signal the program believes
+        // blocked or waits for.
+        if (had && !g_dispatcher_installed.load(std::memory_order_acquire))
+            reserve_rebind_signal(nullptr);
         sigdelset(&set, reserved_signal());
         arg = &set;
     }
@@ -356,7 +362,9 @@ bool reserve_rebind_signal(OwnSignalWork own) {
         std::uint64_t none = 0;
         g_token.compare_exchange_strong(none, token, std::memory_order_acq_rel);
     }
-    g_own.store(own, std::memory_order_release);
+    // nullptr: reserved by a mask call before any round; the work comes
+    // with the first round (and is never taken back).
+    if (own) g_own.store(own, std::memory_order_release);
     if (g_dispatcher_installed.load(std::memory_order_acquire)) return true;
     ViewWriter w;
     capture_view_locked();

@@ -44,7 +44,8 @@ int reserved_signal();
 // numakeep's work for one of its own signals, on the signalled thread.
 using OwnSignalWork = void (*)();
 
-// Installs the dispatcher (once; idempotent) with `own` as numakeep's work.
+// Installs the dispatcher (once; idempotent) with `own` as numakeep's work
+// (nullptr: none yet, the program blocked the signal before any round).
 // False when the kernel refuses (then no round can run).
 bool reserve_rebind_signal(OwnSignalWork own);
 

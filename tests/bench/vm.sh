@@ -16,7 +16,9 @@
 # with systemd as PID 1, tools/vm --os bookworm), each .6_12 on Debian 13.
 # Then placement's figures (vm.placement_*, 6.1 only), and `numakeep set`'s
 # (vm.set_to_applied_ms, vm.set_vs_bare, 6.1 only), each from a guest run
-# of its own.
+# of its own. With the rebind figures, the rebind signal's:
+# vm.blocked_threads_rebind_ms and vm.app_call_stall_max_ms
+# (rt-signal-workers), on both kernels.
 #
 # NUMAKEEP_BENCH_VM_PARTS picks parts (default all four):
 #   NUMAKEEP_BENCH_VM_PARTS=placement tools/bench vm
@@ -42,6 +44,16 @@ for kernel in 6.1 6.12; do
     [ "$kernel" = 6.1 ] || suffix=${kernel//./_}
     NUMAKEEP_VM_KERNEL=$kernel tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 590 -- nk-bench-vm \
         >"$out" 2>&1 || rc=1
+    figures "$suffix"
+
+    # The rebind signal's figures, its own guest run: rt-signal-workers
+    # (tests/vm/runtime/rt_signal_workers.cpp), 16 workers that block every
+    # signal through DESIGN.md's sequence: vm.blocked_threads_rebind_ms (a
+    # write's return to the last thread carrying the intent, the worst
+    # step) and vm.app_call_stall_max_ms (the longest of the program's
+    # mbind calls that slept during a rebind).
+    NUMAKEEP_VM_KERNEL=$kernel tools/vm --build "$NUMAKEEP_BUILD" --no-build --timeout 300 -- \
+        rt-signal-workers plain >"$out" 2>&1 || rc=1
     figures "$suffix"
 
     # Kernel assistance's window, its own guest run: nk-bench-window

@@ -62,6 +62,82 @@ void transcript_handlers(const char* when) {
     }
 }
 
+// What sigaction() says of every signal, 1 to SIGRTMAX: the runtime's
+// signal must read as the program left it, and so must every other (the
+// C library's own, 32 and 33, are refused with or without the runtime).
+void transcript_every_handler(const char* when) {
+    for (int sig = 1; sig <= SIGRTMAX; ++sig) {
+        struct sigaction old {};
+        errno = 0;
+        int r = sigaction(sig, nullptr, &old);
+        std::printf("T: %s every sig %d: r=%d errno=%d %s flags=%#x mask=%#llx\n", when, sig, r,
+                    r == 0 ? 0 : errno, handler_name(reinterpret_cast<void*>(old.sa_handler)),
+                    old.sa_flags, static_cast<unsigned long long>(word(old.sa_mask)));
+    }
+}
+
+// The masks read back through both calls, whole, after each way of
+// setting them: the program reads the mask it set, the reserved signal
+// included.
+void transcript_masks(const char* who) {
+    sigset_t saved, set, got;
+    pthread_sigmask(SIG_SETMASK, nullptr, &saved);
+    auto show = [&](const char* what) {
+        sigset_t a, b;
+        int ra = pthread_sigmask(SIG_BLOCK, nullptr, &a);
+        int rb = sigprocmask(SIG_BLOCK, nullptr, &b);
+        std::printf("T: %s %s: pthread_sigmask r=%d %#llx, sigprocmask r=%d %#llx\n", who, what,
+                    ra, static_cast<unsigned long long>(word(a)), rb,
+                    static_cast<unsigned long long>(word(b)));
+    };
+    show("as found");
+    sigfillset(&set);
+    pthread_sigmask(SIG_BLOCK, &set, &got);
+    std::printf("T: %s old of block-all %#llx\n", who, static_cast<unsigned long long>(word(got)));
+    show("all blocked");
+    sigemptyset(&set);
+    sigaddset(&set, SIGRTMAX);
+    sigprocmask(SIG_UNBLOCK, &set, &got);
+    std::printf("T: %s old of unblock-RTMAX %#llx\n", who, static_cast<unsigned long long>(word(got)));
+    show("RTMAX unblocked");
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_SETMASK, &set, nullptr);
+    show("set to RTMAX+USR1");
+    errno = 0;
+    int bad = pthread_sigmask(77, &set, nullptr);
+    std::printf("T: %s bad how -> %d\n", who, bad);
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    show("restored");
+}
+
+// sigpending() of signals the thread sent itself while it blocked them,
+// the reserved one among them, then taken back with sigtimedwait().
+void transcript_pending(const char* who) {
+    sigset_t block, saved, pending;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGRTMAX);
+    sigaddset(&block, SIGRTMIN + 1);
+    pthread_sigmask(SIG_BLOCK, &block, &saved);
+    sigpending(&pending);
+    std::printf("T: %s pending before: %#llx\n", who, static_cast<unsigned long long>(word(pending)));
+    pthread_kill(pthread_self(), SIGUSR1);
+    pthread_kill(pthread_self(), SIGRTMAX);
+    pthread_kill(pthread_self(), SIGRTMIN + 1);
+    sigpending(&pending);
+    std::printf("T: %s pending after three sends: %#llx\n", who,
+                static_cast<unsigned long long>(word(pending)));
+    const timespec zero{0, 0};
+    for (int i = 0; i < 4; ++i) {
+        siginfo_t si{};
+        int r = sigtimedwait(&block, &si, &zero);
+        std::printf("T: %s sigtimedwait -> %d\n", who, r);
+    }
+    sigpending(&pending);
+    std::printf("T: %s pending after: %#llx\n", who, static_cast<unsigned long long>(word(pending)));
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+}
+
 void wait_release() {
     char c;
     while (read(g_release[0], &c, 1) < 0) {
@@ -169,6 +245,9 @@ void round_and_check(Harness& h, const char* when) {
 int main(int argc, char** argv) {
     Harness h(argc, argv);
     transcript_handlers("start");
+    transcript_every_handler("start");
+    transcript_masks("start");
+    transcript_pending("start");
     h.check(set_mempolicy(MPOL_PREFERRED, &g_node0, 2) == 0, "main: set_mempolicy preferred");
     char* a = map_pages(1);
     h.check(mbind(a, 4096, MPOL_BIND, &g_node0, 2, 0) == 0, "mbind (starts the agent)");
@@ -188,6 +267,9 @@ int main(int argc, char** argv) {
 
     if (h.preloaded()) round_and_check(h, "first round");
     transcript_handlers("after a round");
+    transcript_every_handler("after a round");
+    transcript_masks("after a round");
+    transcript_pending("after a round");
 
     // Handlers on every real-time signal; rounds must never run them.
     for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig) {
@@ -199,6 +281,7 @@ int main(int argc, char** argv) {
         sigaction(sig, &sa, nullptr);
     }
     transcript_handlers("installed");
+    transcript_every_handler("installed");
     if (h.preloaded()) {
         round_and_check(h, "second round");
         round_and_check(h, "third round");
