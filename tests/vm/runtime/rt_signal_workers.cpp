@@ -10,8 +10,9 @@
 //   - one in sigwaitinfo on a full set, one reading a signalfd of a full set,
 //   - one blocked by an inline rt_sigprocmask: reported unreachable, never
 //     waited for;
-// the program installs counting handlers on every real-time signal after
-// the first rebind and none of them ever runs for a rebind; its own
+// the program installs counting handlers on half the real-time signals
+// (SIGRTMAX among them) before the first rebind and on the other half after
+// it, and none of them ever runs for a rebind; its own
 // pthread_kill/sigqueue reach them exactly once each; sigaction() answers
 // at start and after a rebind what it would without the runtime; and an
 // application thread's mbind never waits on a round
@@ -156,14 +157,36 @@ void* app_caller(void*) {
     return nullptr;
 }
 
-bool handlers_untouched(Report& rep, const char* when) {
+// Half of the real-time signals get the program's counting handler before
+// numakeep's first rebind (SIGRTMAX among them), the other half after it.
+bool installed_early(int sig) {
+    return (SIGRTMAX - sig) % 2 == 0;
+}
+
+void install_counting(bool early) {
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig) {
+        if (installed_early(sig) != early) continue;
+        struct sigaction sa {};
+        sa.sa_sigaction = counting;
+        sa.sa_flags = SA_SIGINFO;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sig, &sa, nullptr);
+    }
+}
+
+// sigaction() on every real-time signal answers what the program set: the
+// counting handler where it installed one (`late_too`: on all), SIG_DFL
+// and no flags elsewhere.
+bool handlers_as_set(Report& rep, const char* when, bool early_done, bool late_done) {
     bool ok = true;
     for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig) {
         struct sigaction old {};
         sigaction(sig, nullptr, &old);
-        ok &= old.sa_handler == SIG_DFL && old.sa_flags == 0;
+        const bool mine = installed_early(sig) ? early_done : late_done;
+        ok &= mine ? old.sa_sigaction == counting && (old.sa_flags & SA_SIGINFO)
+                   : old.sa_handler == SIG_DFL && old.sa_flags == 0;
     }
-    return rep.check(ok, "%s: sigaction() finds SIG_DFL, no flags, on every real-time signal",
+    return rep.check(ok, "%s: sigaction() finds on every real-time signal what the program set",
                      when);
 }
 
@@ -194,7 +217,9 @@ int main(int argc, char** argv) {
     Report rep;
     const Nodemask all = Nodemask::range(0, 3);
     if (mems_allowed() != all) skip("the guest does not have nodes 0-3");
-    handlers_untouched(rep, "at start");
+    handlers_as_set(rep, "at start", false, false);
+    install_counting(true);
+    handlers_as_set(rep, "before the first rebind", true, false);
     FakeDaemon daemon;
     if (!daemon.listen("/run/numakeep-rt-sig/numakeepd.sock")) return 1;
     Cgroup cg(std::string("nk-rt-sig-") + assist, all);
@@ -272,14 +297,9 @@ int main(int argc, char** argv) {
         rep.check(unreachable == 1, "mems %s: the inline-blocked worker is reported unreachable",
                   m.c_str());
         if (generation == 1) {
-            handlers_untouched(rep, "after the first rebind");
-            for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig) {
-                struct sigaction sa {};
-                sa.sa_sigaction = counting;
-                sa.sa_flags = SA_SIGINFO;
-                sigemptyset(&sa.sa_mask);
-                sigaction(sig, &sa, nullptr);
-            }
+            handlers_as_set(rep, "after the first rebind", true, false);
+            install_counting(false);
+            handlers_as_set(rep, "after installing the rest", true, true);
         }
     }
     int from_rebinds = 0;
