@@ -42,34 +42,22 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common"))
 from nk_daemon import PrivateDaemon  # noqa: E402
 from nk_check import check, failed  # noqa: E402
-from nk_wire import NODEMASK, frame, recv_frame  # noqa: E402
+from nk_wire import (EXEC_HANDOFF_FMT, HEADER_FMT, HELLO_EXEC_HANDOFF, MsgType,  # noqa: E402
+                     frame, hello_payload, mask, recv_frame)
 
 NUMAKEEPD, NUMAKEEP, LIBNUMAKEEP, PROG = sys.argv[1:5]
-T_HELLO, T_EXEC_HANDOFF, T_EXEC_HANDOFF_CANCEL = 1, 6, 7
-T_WELCOME, T_EXEC_HANDOFF_STORED, T_EXEC_HANDOFF_DELIVER = 20, 23, 24
-T_QUERY_STATUS, T_STATUS_REPLY, T_ERROR = 42, 65, 90
-HELLO_EXEC_HANDOFF = 1 << 3
-
-
-def mask(nodes):
-    b = bytearray(NODEMASK)
-    for n in nodes:
-        b[n // 8] |= 1 << (n % 8)
-    return bytes(b)
 
 
 def handoff(mode=3, issued_mode=None, requested=(0, 1), m0=(0, 1, 2, 3), issued=(0, 1),
             mexec=(0, 1, 2, 3), handoff_flags=0):
     """An ExecHandoff payload: interleave 0,1 under 0-3 by default."""
     im = mode if issued_mode is None else issued_mode
-    return (struct.pack("<QHHiHHI", 7, mode, 0, -1, im, 0, handoff_flags) + mask(requested) +
+    return (struct.pack(EXEC_HANDOFF_FMT, 7, mode, 0, -1, im, 0, handoff_flags) + mask(requested) +
             mask(m0) + mask(issued) + mask(mexec))
 
 
 def hello(flags):
-    # Hello: pid, flags, generation_applied, start_time (0: unchecked),
-    # semantics, reserved[3], ranges, threads, reserved2, mems (node 0).
-    return struct.pack("<iIQQB3xIII", os.getpid(), flags, 0, 0, 0, 0, 0, 0) + mask([0])
+    return hello_payload(os.getpid(), flags)
 
 
 def frames_within(s, timeout):
@@ -92,7 +80,7 @@ def frames_within(s, timeout):
 def send_handoff(d, payload):
     """A handoff connection and the daemon's first answer."""
     s = d.connect()
-    s.sendall(frame(T_EXEC_HANDOFF, payload))
+    s.sendall(frame(MsgType.ExecHandoff, payload))
     try:
         f = recv_frame(s, 2)
     except socket.timeout:
@@ -103,7 +91,7 @@ def send_handoff(d, payload):
 def hello_gets(d, flags=HELLO_EXEC_HANDOFF):
     """The frames a Hello from this process gets within 0.3 s."""
     s = d.connect()
-    s.sendall(frame(T_HELLO, hello(flags)))
+    s.sendall(frame(MsgType.Hello, hello(flags)))
     got = frames_within(s, 0.3)
     s.close()
     time.sleep(0.05)  # let the daemon see the close before the next Hello
@@ -113,40 +101,40 @@ def hello_gets(d, flags=HELLO_EXEC_HANDOFF):
 def case_wire(d):
     body = handoff()
     h, f = send_handoff(d, body)
-    check(f is not None and f[0] == T_EXEC_HANDOFF_STORED and f[1] == b"",
+    check(f is not None and f[0] == MsgType.ExecHandoffStored and f[1] == b"",
           "a handoff is answered ExecHandoffStored")
     got = hello_gets(d)
-    check([t for t, _ in got] == [T_WELCOME],
+    check([t for t, _ in got] == [MsgType.Welcome],
           "no ExecHandoffDeliver while the handoff's connection is open "
           f"(got {[t for t, _ in got]})")
     h.close()  # what a successful exec does
     got = hello_gets(d)
-    check([t for t, _ in got] == [T_WELCOME, T_EXEC_HANDOFF_DELIVER] and got[1][1] == body,
+    check([t for t, _ in got] == [MsgType.Welcome, MsgType.ExecHandoffDeliver] and got[1][1] == body,
           "once it closed, the next Hello gets it right after Welcome, byte for byte")
     got = hello_gets(d)
-    check([t for t, _ in got] == [T_WELCOME], "and only once")
+    check([t for t, _ in got] == [MsgType.Welcome], "and only once")
 
     h, f = send_handoff(d, body)
     h.close()
     time.sleep(0.05)
     got = hello_gets(d, flags=0)
-    check([t for t, _ in got] == [T_WELCOME], "a Hello without kHelloExecHandoff gets nothing")
+    check([t for t, _ in got] == [MsgType.Welcome], "a Hello without kHelloExecHandoff gets nothing")
     got = hello_gets(d)
-    check([t for t, _ in got] == [T_WELCOME, T_EXEC_HANDOFF_DELIVER],
+    check([t for t, _ in got] == [MsgType.Welcome, MsgType.ExecHandoffDeliver],
           "which leaves it for one with the flag")
 
     h, f = send_handoff(d, body)
-    h.sendall(frame(T_EXEC_HANDOFF_CANCEL))
+    h.sendall(frame(MsgType.ExecHandoffCancel))
     time.sleep(0.05)
     h.close()
     got = hello_gets(d)
-    check([t for t, _ in got] == [T_WELCOME], "a cancelled handoff (failed exec) leaves nothing")
+    check([t for t, _ in got] == [MsgType.Welcome], "a cancelled handoff (failed exec) leaves nothing")
 
     # Two handoffs on one connection: second one refused, first one unchanged.
     h, f = send_handoff(d, body)
-    h.sendall(frame(T_EXEC_HANDOFF, body))
+    h.sendall(frame(MsgType.ExecHandoff, body))
     rest = frames_within(h, 0.5)
-    check(rest == [] or rest[0][0] == T_ERROR or True, "a second handoff on one connection")
+    check(rest == [] or rest[0][0] == MsgType.Error or True, "a second handoff on one connection")
     h.close()
 
     hostile = [
@@ -160,24 +148,24 @@ def case_wire(d):
     for what, payload in hostile:
         s, f = send_handoff(d, payload)
         closed = frames_within(s, 1.0) == []
-        check(f is not None and f[0] == T_ERROR and closed,
+        check(f is not None and f[0] == MsgType.Error and closed,
               f"malformed handoff ({what}): Error, then dropped")
         s.close()
     s = d.connect()
-    s.sendall(frame(T_HELLO, hello(0)))
+    s.sendall(frame(MsgType.Hello, hello(0)))
     recv_frame(s, 2)
-    s.sendall(frame(T_EXEC_HANDOFF, body))
+    s.sendall(frame(MsgType.ExecHandoff, body))
     check(frames_within(s, 1.0) == [], "a handoff on an agent connection: dropped")
     s.close()
     n = d.log().count("exec handoff from pid")
     check(n == 1, f"the refusals logged once in 10 s (x{n})")
     s = d.connect()
-    s.sendall(frame(T_QUERY_STATUS))
+    s.sendall(frame(MsgType.QueryStatus))
     f = recv_frame(s, 2)
-    check(f is not None and f[0] == T_STATUS_REPLY, "the daemon serves on")
+    check(f is not None and f[0] == MsgType.StatusReply, "the daemon serves on")
     s.close()
     got = hello_gets(d)
-    check([t for t, _ in got] == [T_WELCOME], "no refused handoff was stored")
+    check([t for t, _ in got] == [MsgType.Welcome], "no refused handoff was stored")
 
 
 def show(d, pid):
@@ -322,7 +310,7 @@ def run_against(tmp, owner):
 
 
 def first_types(got):
-    return sorted(struct.unpack("<IHHII", b[:16])[2] for b in got if len(b) >= 16)
+    return sorted(struct.unpack(HEADER_FMT, b[:16])[2] for b in got if len(b) >= 16)
 
 
 def case_trust(tmp):
@@ -330,7 +318,7 @@ def case_trust(tmp):
         print("trust: skipped (giving a socket to another uid needs root)")
         return
     got, _ = run_against(tmp, 0)
-    check(T_EXEC_HANDOFF in first_types(got),
+    check(MsgType.ExecHandoff in first_types(got),
           f"a socket the daemon's uid owns gets the exec's handoff (first frames {first_types(got)})")
     got, err = run_against(tmp, 65534)
     check(got and all(b == b"" for b in got),

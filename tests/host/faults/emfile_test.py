@@ -31,11 +31,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common"))
 from nk_daemon import PrivateDaemon  # noqa: E402
 from nk_check import check, failed  # noqa: E402
-from nk_wire import frame, hello_payload, recv_frame  # noqa: E402
+from nk_wire import PROC_ENTRY_PID_FMT, MsgType, frame, hello_payload, recv_frame  # noqa: E402
 
 NUMAKEEPD = sys.argv[1]
-T_HELLO, T_QUERY_LIST, T_QUERY_STATUS = 1, 40, 42
-T_WELCOME, T_PROC_ENTRY, T_LIST_END, T_STATUS_REPLY = 20, 60, 61, 65
 ON_TIME_S = 0.5
 FLOOD = 200
 
@@ -63,17 +61,17 @@ def start_daemon(tmp):
 def served(well, agent_pid, what):
     """QueryStatus and QueryList on the existing CLI connection, on time."""
     t0 = time.monotonic()
-    well.sendall(frame(T_QUERY_STATUS))
+    well.sendall(frame(MsgType.QueryStatus))
     f = recv_frame(well, ON_TIME_S)
-    ok = f is not None and f[0] == T_STATUS_REPLY
-    well.sendall(frame(T_QUERY_LIST))
+    ok = f is not None and f[0] == MsgType.StatusReply
+    well.sendall(frame(MsgType.QueryList))
     pids = []
     while ok:
         f = recv_frame(well, ON_TIME_S)
-        if f is None or f[0] == T_LIST_END:
+        if f is None or f[0] == MsgType.ListEnd:
             break
-        if f[0] == T_PROC_ENTRY:
-            pids.append(struct.unpack_from("<i", f[1])[0])
+        if f[0] == MsgType.ProcEntry:
+            pids.append(struct.unpack_from(PROC_ENTRY_PID_FMT, f[1])[0])
     dt = time.monotonic() - t0
     check(ok and agent_pid in pids and dt <= 2 * ON_TIME_S,
           f"{what}: the existing CLI connection is served (status, list names the agent; "
@@ -116,9 +114,9 @@ def main():
     try:
         well = d.connect()
         agent = d.connect()
-        agent.sendall(frame(T_HELLO, hello_payload(os.getpid())))
+        agent.sendall(frame(MsgType.Hello, hello_payload(os.getpid())))
         f = recv_frame(agent, 2)
-        check(f is not None and f[0] == T_WELCOME, "a well-behaved agent is welcomed")
+        check(f is not None and f[0] == MsgType.Welcome, "a well-behaved agent is welcomed")
         served(well, os.getpid(), "before")
         limit = resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE)
         fds_before = d.fds()
@@ -132,9 +130,9 @@ def main():
         resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, limit)
         time.sleep(0.3)
         again = d.connect()
-        again.sendall(frame(T_QUERY_STATUS))
+        again.sendall(frame(MsgType.QueryStatus))
         f = recv_frame(again, 2)
-        check(f is not None and f[0] == T_STATUS_REPLY,
+        check(f is not None and f[0] == MsgType.StatusReply,
               "recovered: a new connection is served once descriptors are free")
         again.close()
         served(well, os.getpid(), "after")

@@ -35,11 +35,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common"))
 from nk_daemon import PrivateDaemon  # noqa: E402
 from nk_check import check, failed  # noqa: E402
-from nk_wire import MAGIC, VERSION, frame, hello_payload, recv_frame  # noqa: E402
+from nk_wire import (HEADER_FMT, MAGIC, QUERY_SHOW_FMT, REBIND_FMT, VERSION, MsgType,  # noqa: E402
+                     frame, hello_payload, mask, recv_frame)
 
 NUMAKEEPD, NUMAKEEP, LIBNUMAKEEP, CASE = sys.argv[1:5]
-T_HELLO, T_QUERY_LIST, T_QUERY_SHOW, T_QUERY_STATUS = 1, 40, 41, 42
-T_WELCOME, T_REBIND, T_STATUS_REPLY, T_ERROR = 20, 21, 65, 90
 MESSAGE_TIMEOUT_MS = 300
 PER_UID_CAP = 12
 ON_TIME_S = 0.5  # a well-behaved client's answer must come within this
@@ -72,13 +71,13 @@ def start_daemon(tmp):
 def status_on_time(d, well, what):
     """The well-behaved client's QueryStatus is answered within ON_TIME_S."""
     t0 = time.monotonic()
-    well.sendall(frame(T_QUERY_STATUS))
+    well.sendall(frame(MsgType.QueryStatus))
     try:
         f = recv_frame(well, ON_TIME_S)
     except socket.timeout:
         f = None
     dt = time.monotonic() - t0
-    check(f is not None and f[0] == T_STATUS_REPLY and dt <= ON_TIME_S,
+    check(f is not None and f[0] == MsgType.StatusReply and dt <= ON_TIME_S,
           f"well-behaved client served during {what} ({dt * 1000:.1f} ms)")
 
 
@@ -95,15 +94,15 @@ def case_clients():
         well = d.connect()
         status_on_time(d, well, "nothing")
         agent = d.connect()  # a well-behaved agent, welcomed
-        agent.sendall(frame(T_HELLO, hello_payload(os.getpid())))
+        agent.sendall(frame(MsgType.Hello, hello_payload(os.getpid())))
         f = recv_frame(agent, 2)
-        check(f is not None and f[0] == T_WELCOME, "a well-behaved agent is welcomed")
+        check(f is not None and f[0] == MsgType.Welcome, "a well-behaved agent is welcomed")
         tried = dropped = 0
 
         # 1. Oversize: a header announcing 1 GiB, then a burst of bytes.
         tried += 1
         s = d.connect()
-        s.sendall(frame(T_QUERY_STATUS, size=1 << 30))
+        s.sendall(frame(MsgType.QueryStatus, size=1 << 30))
         try:
             s.sendall(b"\0" * (1 << 20))
         except (BrokenPipeError, ConnectionResetError):
@@ -118,7 +117,7 @@ def case_clients():
         tried += 1
         s = d.connect()
         t0 = time.monotonic()
-        s.sendall(frame(T_QUERY_SHOW, struct.pack("<iI", 1, 0))[:10])
+        s.sendall(frame(MsgType.QueryShow, struct.pack(QUERY_SHOW_FMT, 1, 0))[:10])
         status_on_time(d, well, "a half-sent frame")
         ok = closed_within(s, 3.0)
         dt = time.monotonic() - t0
@@ -140,7 +139,7 @@ def case_clients():
         # 4. A wrong protocol version.
         tried += 1
         s = d.connect()
-        s.sendall(frame(T_QUERY_STATUS, version=VERSION + 1))
+        s.sendall(frame(MsgType.QueryStatus, version=VERSION + 1))
         ok = closed_within(s, 1.0)
         dropped += ok
         check(ok, "wrong protocol version dropped at once")
@@ -153,7 +152,7 @@ def case_clients():
         marker = os.path.join(tmp, "passed-descriptor-marker")
         with open(marker, "w") as mf:
             s = d.connect()
-            s.sendmsg([frame(T_QUERY_STATUS)],
+            s.sendmsg([frame(MsgType.QueryStatus)],
                       [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", mf.fileno()))])
         ok = closed_within(s, 1.0)
         dropped += ok
@@ -176,9 +175,9 @@ def case_clients():
             s.close()
         time.sleep(0.3)
         again = d.connect()
-        again.sendall(frame(T_QUERY_STATUS))
+        again.sendall(frame(MsgType.QueryStatus))
         f = recv_frame(again, 2)
-        check(f is not None and f[0] == T_STATUS_REPLY, "served again once the flood is gone")
+        check(f is not None and f[0] == MsgType.StatusReply, "served again once the flood is gone")
         again.close()
 
         check(d.proc.poll() is None, "the daemon is still running")
@@ -271,9 +270,10 @@ def case_isolation():
             "got = b''\n"
             "try:\n"
             "    c, _ = s.accept()\n"
-            "    mems = bytes([1]) + bytes(127)\n"
-            f"    body = struct.pack('<QII', 99, 0, 0) + mems\n"
-            f"    c.sendall(struct.pack('<IHHII', {MAGIC}, 1, {T_REBIND}, len(body), 1) + body)\n"
+            f"    mems = {mask([0])!r}\n"
+            f"    body = struct.pack({REBIND_FMT!r}, 99, 0, 0) + mems\n"
+            f"    c.sendall(struct.pack({HEADER_FMT!r}, {MAGIC}, {VERSION}, {int(MsgType.Rebind)},"
+            " len(body), 1) + body)\n"
             "    c.settimeout(3)\n"
             "    while True:\n"
             "        b = c.recv(4096)\n"
