@@ -12,6 +12,7 @@
 
 #include "agent.hpp"
 #include "kernel_assist.hpp"
+#include "numakeep/mpol.hpp"
 #include "raw_syscall.hpp"
 #include "rebind_signal.hpp"
 #include "real_calls.hpp"
@@ -24,8 +25,6 @@
 
 namespace numakeep::preload {
 namespace {
-
-constexpr unsigned kMpolMfStrict = 1U << 0;  // MPOL_MF_STRICT
 
 std::uint64_t addr_of(const void* p) {
     return reinterpret_cast<std::uint64_t>(p);
@@ -95,7 +94,7 @@ __attribute__((hot)) long on_mbind(void* start, unsigned long len, int mode,
         // MPOL_MF_STRICT's EIO comes after the policy was installed
         // (do_mbind() applies it, then reports the pages it could not
         // place): the kernel holds the new policy, so we record it.
-        if (r == 0 || (err == EIO && (flags & kMpolMfStrict))) {
+        if (r == 0 || (err == EIO && (flags & mpol::kMfStrict))) {
             const bool assist = assist_prepare(mode);
             remember = record_mbind(addr_of(start), len, mode, nodemask, maxnode);
             if (remember && assist) assist_range(addr_of(start), len);

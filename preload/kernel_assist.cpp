@@ -28,7 +28,7 @@ bool read_kernel(const void* addr, bool by_addr, int& mode, Nodemask& nodes) {
     mode = 0;
     nodes.clear();
     return raw(SYS_get_mempolicy, &mode, nodes.kernel_data(), Nodemask::kKernelMaxnode, addr,
-               by_addr ? kGetAddr : 0UL) == 0;
+               by_addr ? mpol::kGetAddr : 0UL) == 0;
 }
 
 }  // namespace
@@ -96,9 +96,9 @@ void assist_translate_get_mempolicy(long result, int* mode, unsigned long* nodem
                                     unsigned long maxnode, void* addr, unsigned long flags) {
     if (result != 0 || !assist_ever_used() || ReentrancyGuard::active()) return;
     // MPOL_F_MEMS_ALLOWED answers the mems, whatever the policy.
-    if (flags & kGetMemsAllowed) return;
-    const bool node_query = flags & kGetNode;  // *mode holds a node, not a mode
-    const bool by_addr = flags & kGetAddr;
+    if (flags & mpol::kGetMemsAllowed) return;
+    const bool node_query = flags & mpol::kGetNode;  // *mode holds a node, not a mode
+    const bool by_addr = flags & mpol::kGetAddr;
     if (!nodemask && (node_query || !mode)) return;
     // The common case costs nothing more: the kernel's mode says it is not
     // a relative policy.

@@ -31,16 +31,12 @@
 #include <cstdint>
 
 #include "numakeep/issue_plan.hpp"
+#include "numakeep/mpol.hpp"
 #include "numakeep/nodemask.hpp"
 #include "numakeep/policy.hpp"
 #include "runtime.hpp"
 
 namespace numakeep::preload {
-
-// get_mempolicy(2) flags (include/uapi/linux/mempolicy.h).
-inline constexpr unsigned long kGetNode = 1UL << 0;         // MPOL_F_NODE
-inline constexpr unsigned long kGetAddr = 1UL << 1;         // MPOL_F_ADDR
-inline constexpr unsigned long kGetMemsAllowed = 1UL << 2;  // MPOL_F_MEMS_ALLOWED
 
 // Writes `nodes` into a caller's get_mempolicy buffer the way the kernel
 // wrote its answer there (copy_nodes_to_user(): ALIGN(maxnode - 1, 64)

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "maps_line.hpp"
+#include "numakeep/mpol.hpp"
 #include "numakeep/placement.hpp"
 #include "raw_syscall.hpp"
 #include "record_keeper.hpp"
@@ -37,8 +38,6 @@ constexpr std::size_t kWindowPages = kWindow / placement::kPageSize;
 constexpr std::uint64_t kChunkWindows = 8;
 constexpr std::uint64_t kChunk = kWindow * kChunkWindows;
 constexpr std::size_t kChunkPages = kWindowPages * kChunkWindows;
-constexpr int kMpolMfMove = 1 << 1;            // MPOL_MF_MOVE: pages mapped by this process only
-constexpr unsigned long kMpolFAddr = 1UL << 1;  // MPOL_F_ADDR
 constexpr long kSleepSliceNs = 20'000'000;     // a newer Rebind is noticed within this
 
 constinit PlacementSettings g_settings{};
@@ -134,7 +133,7 @@ void read_weights(const Nodemask& nodes) {
 }
 
 long move_pages(std::size_t count, void** pages, const int* nodes, int* status) {
-    return raw(SYS_move_pages, 0, count, pages, nodes, status, nodes ? kMpolMfMove : 0);
+    return raw(SYS_move_pages, 0, count, pages, nodes, status, nodes ? mpol::kMfMove : 0U);
 }
 
 bool gone(int status) {
@@ -379,7 +378,7 @@ void add_task_parts(const Intent& in, const std::vector<MapsEntry>& maps,
         int mode = -1;
         Nodemask nodes;
         if (raw(SYS_get_mempolicy, &mode, nodes.kernel_data(), Nodemask::kKernelMaxnode, m.start,
-                kMpolFAddr) < 0 ||
+                mpol::kGetAddr) < 0 ||
             mode != 0)
             continue;
         Part p{};

@@ -8,6 +8,7 @@
 
 #include "kernel_assist.hpp"
 #include "numakeep/issue_plan.hpp"
+#include "numakeep/mpol.hpp"
 #include "raw_syscall.hpp"
 #include "record_ops.hpp"
 #include "runtime.hpp"
@@ -16,8 +17,6 @@
 namespace numakeep::preload {
 namespace {
 
-constexpr unsigned kMpolMfMove = 1U << 1;  // MPOL_MF_MOVE
-constexpr unsigned long kMpolFAddr = 1UL << 1;
 constexpr int kThreadTimeoutMs = 500;
 
 std::uint64_t now_ns() {
@@ -118,7 +117,7 @@ void rebind_ranges(const proto::Rebind& msg, proto::RebindDone& done) {
                 set_home_node(done, s, e, p);
                 return;
             }
-            const unsigned flags = move ? kMpolMfMove : 0U;
+            const unsigned flags = move ? mpol::kMfMove : 0U;
             long r = issue_range_policy(s, e - s, p, flags);
             // The kernel refused the assisted form: issue the nodes it
             // stands for, plainly.
@@ -162,7 +161,7 @@ bool kernel_holds(std::uint64_t addr, const Request& req, int& kernel_mode, Node
     kernel_mode = 0;
     kernel_nodes.clear();
     long r = raw(SYS_get_mempolicy, &kernel_mode, kernel_nodes.kernel_data(),
-                 Nodemask::kKernelMaxnode, addr, kMpolFAddr);
+                 Nodemask::kKernelMaxnode, addr, mpol::kGetAddr);
     err = r < 0 ? static_cast<int>(-r) : 0;
     if (r < 0) return false;
     return kernel_mode_is_request(req, kernel_mode);

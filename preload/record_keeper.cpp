@@ -6,6 +6,7 @@
 
 #include <new>
 
+#include "numakeep/mpol.hpp"
 #include "raw_syscall.hpp"
 #include "record_ops.hpp"
 #include "reentrancy_guard.hpp"
@@ -264,8 +265,9 @@ void keep_only_own_thread_record() {
 
 Nodemask current_mems() {
     Nodemask m;
-    // MPOL_F_MEMS_ALLOWED = 4: the task's mems_allowed (do_get_mempolicy()).
-    raw(SYS_get_mempolicy, 0, m.kernel_data(), Nodemask::kKernelMaxnode, 0, 4);
+    // The task's mems_allowed (do_get_mempolicy()).
+    raw(SYS_get_mempolicy, 0, m.kernel_data(), Nodemask::kKernelMaxnode, 0,
+        mpol::kGetMemsAllowed);
     return m;
 }
 

@@ -1,33 +1,33 @@
 // SPDX-License-Identifier: MIT
 // What a program asked for: the vocabulary shared by the rule, the record
 // store, the wire format and the CLI. Values are the kernel's UAPI values
-// (include/uapi/linux/mempolicy.h) so a request can be re-issued verbatim.
+// (numakeep/mpol.hpp) so a request can be re-issued verbatim.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
+#include "numakeep/mpol.hpp"
 #include "numakeep/nodemask.hpp"
 
 namespace numakeep {
 
 enum class Mode : std::uint16_t {
-    Default = 0,
-    Preferred = 1,
-    Bind = 2,
-    Interleave = 3,
-    Local = 4,
-    PreferredMany = 5,
-    WeightedInterleave = 6,
+    Default = mpol::kDefault,
+    Preferred = mpol::kPreferred,
+    Bind = mpol::kBind,
+    Interleave = mpol::kInterleave,
+    Local = mpol::kLocal,
+    PreferredMany = mpol::kPreferredMany,
+    WeightedInterleave = mpol::kWeightedInterleave,
 };
 inline constexpr unsigned kModeCount = 7;
 
 // Mode flags as the kernel encodes them in the high bits of `mode`.
-inline constexpr std::uint16_t kFlagStaticNodes = 1U << 15;    // MPOL_F_STATIC_NODES
-inline constexpr std::uint16_t kFlagRelativeNodes = 1U << 14;  // MPOL_F_RELATIVE_NODES
-inline constexpr std::uint16_t kFlagNumaBalancing = 1U << 13;  // MPOL_F_NUMA_BALANCING
-inline constexpr std::uint16_t kModeFlagsMask =
-    kFlagStaticNodes | kFlagRelativeNodes | kFlagNumaBalancing;
+inline constexpr std::uint16_t kFlagStaticNodes = mpol::kStaticNodes;
+inline constexpr std::uint16_t kFlagRelativeNodes = mpol::kRelativeNodes;
+inline constexpr std::uint16_t kFlagNumaBalancing = mpol::kNumaBalancing;
+inline constexpr std::uint16_t kModeFlagsMask = mpol::kModeFlags;
 
 // How a remembered request follows a cpuset change (DESIGN.md, "The rebind rule").
 enum class Semantics : std::uint8_t { Intent = 0, Static = 1, Relative = 2, Kernel = 3 };

@@ -39,16 +39,11 @@
 #include <thread>
 #include <vector>
 
+#include "numakeep/mpol.hpp"
 #include "numakeep/nodemask.hpp"
 #include "numakeep/policy.hpp"
 
 namespace numakeep::guest {
-
-// get_mempolicy(2) flags (include/uapi/linux/mempolicy.h). Spelled here so
-// this header never clashes with <numaif.h> or <linux/mempolicy.h>.
-inline constexpr unsigned long kGetPolicyNode = 1UL << 0;   // MPOL_F_NODE
-inline constexpr unsigned long kGetPolicyAddr = 1UL << 1;   // MPOL_F_ADDR
-inline constexpr unsigned long kGetMemsAllowed = 1UL << 2;  // MPOL_F_MEMS_ALLOWED
 
 inline constexpr const char* kCgroupRoot = "/sys/fs/cgroup";
 
@@ -320,7 +315,7 @@ inline std::optional<PolicyReadback> read_policy(const void* addr, unsigned long
 // range's own policy, Mode::Default when it has none. nullopt (errno set)
 // when addr is not mapped.
 inline std::optional<PolicyReadback> range_policy(const void* addr) {
-    return detail::read_policy(addr, kGetPolicyAddr);
+    return detail::read_policy(addr, mpol::kGetAddr);
 }
 // The calling thread's task policy (set_mempolicy).
 inline std::optional<PolicyReadback> thread_policy() {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "fake_daemon.hpp"
+#include "numakeep/mpol.hpp"
 #include "numakeep/policy.hpp"
 #include "raw_syscall.hpp"
 
@@ -153,7 +154,8 @@ inline char* map_pages(std::size_t pages) {
 // The task's mems, read without libnuma or the preload.
 inline Nodemask mems_allowed() {
     Nodemask m;
-    preload::raw(SYS_get_mempolicy, 0, m.kernel_data(), Nodemask::kKernelMaxnode, 0, 4);
+    preload::raw(SYS_get_mempolicy, 0, m.kernel_data(), Nodemask::kKernelMaxnode, 0,
+                 mpol::kGetMemsAllowed);
     return m;
 }
 

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "numakeep/mpol.hpp"
 #include "wire_client.hpp"
 
 using namespace numakeep;
@@ -80,7 +81,7 @@ std::string read_all(const std::string& path) {
             range.request_id = id;
             range.start = 0x10000;
             range.end = 0x30000;
-            range.mode = 2;  // MPOL_BIND
+            range.mode = mpol::kBind;
             range.requested = Nodemask{0};
             RecordsEnd end;
             end.request_id = id;

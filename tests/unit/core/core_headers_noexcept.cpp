@@ -3,6 +3,7 @@
 // headers must build that way. Nothing here runs.
 #include "numakeep/exec_handoff.hpp"
 #include "numakeep/issue_plan.hpp"
+#include "numakeep/mpol.hpp"
 #include "numakeep/node_mapping.hpp"
 #include "numakeep/nodelist.hpp"
 #include "numakeep/nodemask.hpp"

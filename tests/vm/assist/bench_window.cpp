@@ -74,7 +74,7 @@ Nodemask nodes_in_force(void* addr) {
     if (!pol) return {};
     if (!(pol->flags & kFlagRelativeNodes)) return pol->nodes;
     Nodemask mems;
-    sys_get_mempolicy(nullptr, mems.kernel_data(), kMaxNodes, nullptr, kGetMemsAllowed);
+    sys_get_mempolicy(nullptr, mems.kernel_data(), kMaxNodes, nullptr, mpol::kGetMemsAllowed);
     return relative_nodemask(pol->nodes, mems);
 }
 

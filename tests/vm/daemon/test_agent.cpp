@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "guest.hpp"
+#include "numakeep/mpol.hpp"
 #include "numakeep/protocol.hpp"
 #include "numakeep/rebind.hpp"
 #include "wire_client.hpp"
@@ -107,8 +108,7 @@ unsigned apply(const Nodemask& mems, bool move, unsigned& errors, int& first_err
     for (auto& t : g_ranges) {
         Rebound rb = rebind_nodes(t.req, g_m0, mems, g_semantics);
         int mode = static_cast<int>(t.req.mode) | rb.flags;
-        if (sys_mbind(t.addr, t.len, mode, rb.nodes, move ? (1U << 1) /* MPOL_MF_MOVE */ : 0) ==
-            0) {
+        if (sys_mbind(t.addr, t.len, mode, rb.nodes, move ? mpol::kMfMove : 0U) == 0) {
             ++rebound;
         } else {
             if (!errors++) first_errno = errno;

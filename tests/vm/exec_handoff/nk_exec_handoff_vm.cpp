@@ -63,9 +63,8 @@ int parent(const char* list, const char* prefix, const char* child_preload, char
            bool relay) {
     auto nodes = parse_nodes(list);
     if (!nodes) die("bad node list", EINVAL);
-    constexpr long kInterleave = 3;  // MPOL_INTERLEAVE
-    if (::syscall(SYS_set_mempolicy, kInterleave, nodes->kernel_data(), Nodemask::kKernelMaxnode) !=
-        0)
+    if (::syscall(SYS_set_mempolicy, mpol::kInterleave, nodes->kernel_data(),
+                  Nodemask::kKernelMaxnode) != 0)
         die("set_mempolicy");
     setenv("LD_PRELOAD", child_preload, 1);
     if (!relay) exec_self(argv0, "child", prefix);
