@@ -42,8 +42,9 @@ using namespace numakeep::guest;
 
 namespace {
 
-constexpr int kWeighted = 6;  // MPOL_WEIGHTED_INTERLEAVE (6.9+; not in bookworm's numaif.h)
-constexpr int kNumaBalancing = 1 << 13;  // MPOL_F_NUMA_BALANCING
+// As ints, as mbind()'s mode is (bookworm's numaif.h lacks the 6.9 mode).
+constexpr int kWeighted = mpol::kWeightedInterleave;
+constexpr int kNumaBalancing = static_cast<int>(mpol::kNumaBalancing);
 constexpr std::size_t kPage = 4096;
 constexpr unsigned kWeights[4] = {3, 1, 2, 1};
 
