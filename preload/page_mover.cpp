@@ -83,9 +83,15 @@ bool task_intent(const Nodemask& mems, Semantics sem, Intent& out) {
     return false;
 }
 
-std::vector<MapsEntry> read_own_maps(std::vector<char>& text) {
+// The vmas, from /proc/self/smaps rather than maps: `huge[i]` says whether
+// vma i holds any transparent huge page (AnonHugePages above 0). A window
+// whose pages all sit on one node is taken for a THP only there: judged by
+// its order-9 index, a window of base pages whose huge unit happens to be
+// where it lies would be left whole (the vm case placement-weighted, after
+// a shrink to one node).
+std::vector<MapsEntry> read_own_maps(std::vector<char>& text, std::vector<bool>& huge) {
     std::vector<MapsEntry> out;
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return out;
     char buf[16384];
     for (;;) {
@@ -95,12 +101,20 @@ std::vector<MapsEntry> read_own_maps(std::vector<char>& text) {
         text.insert(text.end(), buf, buf + n);
     }
     close(fd);
+    constexpr std::string_view kAnonHuge = "AnonHugePages:";
     std::string_view all(text.data(), text.size());
     while (!all.empty()) {
         std::size_t nl = all.find('\n');
         std::string_view line = all.substr(0, nl);
         MapsEntry e;
-        if (parse_maps_line(line, e)) out.push_back(e);
+        if (parse_maps_line(line, e)) {
+            out.push_back(e);
+            huge.push_back(false);
+        } else if (!out.empty() && line.substr(0, kAnonHuge.size()) == kAnonHuge) {
+            std::string_view v = line.substr(kAnonHuge.size());
+            while (!v.empty() && v[0] == ' ') v.remove_prefix(1);
+            huge.back() = !v.empty() && v[0] != '0';
+        }
         if (nl == std::string_view::npos) break;
         all.remove_prefix(nl + 1);
     }
@@ -348,8 +362,9 @@ class Mover {
 // The parts of one recorded range, vma by vma (mbind split the vmas at the
 // range's ends; ranges with one record may span several).
 void add_range_parts(const RangeWork& w, const std::vector<MapsEntry>& maps,
-                     std::vector<Part>& parts) {
-    for (const MapsEntry& m : maps) {
+                     const std::vector<bool>& huge, std::vector<Part>& parts) {
+    for (std::size_t i = 0; i < maps.size(); ++i) {
+        const MapsEntry& m = maps[i];
         if (m.end <= w.start || m.start >= w.end) continue;
         // Shared memory interleaves by its object's offset (shmem's own
         // get_policy), and moving pages other processes map is not ours.
@@ -360,7 +375,7 @@ void add_range_parts(const RangeWork& w, const std::vector<MapsEntry>& maps,
         p.vm_start = m.start;
         p.vm_pgoff = m.inode == 0 ? placement::anonymous_pgoff(m.start)
                                   : m.offset >> placement::kPageShift;
-        p.thp_possible = m.inode == 0 && m.end - m.start >= kWindow;
+        p.thp_possible = huge[i] && m.inode == 0 && m.end - m.start >= kWindow;
         p.from_range = true;
         p.rec = w.rec;
         p.intent = w.intent;
@@ -372,8 +387,9 @@ void add_range_parts(const RangeWork& w, const std::vector<MapsEntry>& maps,
 // policy places their pages (get_mempolicy(MPOL_F_ADDR) reads MPOL_DEFAULT
 // for a vma without one: do_get_mempolicy() falls back to default_policy).
 void add_task_parts(const Intent& in, const std::vector<MapsEntry>& maps,
-                    std::vector<Part>& parts) {
-    for (const MapsEntry& m : maps) {
+                    const std::vector<bool>& huge, std::vector<Part>& parts) {
+    for (std::size_t i = 0; i < maps.size(); ++i) {
+        const MapsEntry& m = maps[i];
         if (!m.private_anonymous() || !m.writable) continue;
         int mode = -1;
         Nodemask nodes;
@@ -386,7 +402,7 @@ void add_task_parts(const Intent& in, const std::vector<MapsEntry>& maps,
         p.end = m.end;
         p.vm_start = m.start;
         p.vm_pgoff = placement::anonymous_pgoff(m.start);
-        p.thp_possible = m.end - m.start >= kWindow;
+        p.thp_possible = huge[i] && m.end - m.start >= kWindow;
         p.from_range = false;
         p.intent = in;
         parts.push_back(p);
@@ -446,10 +462,11 @@ RespreadResult respread(const Nodemask& mems, bool daemon_enabled, std::uint32_t
     if (work.empty() && !has_task) return RespreadResult{};
 
     std::vector<char> text;
-    const std::vector<MapsEntry> maps = read_own_maps(text);
+    std::vector<bool> huge;
+    const std::vector<MapsEntry> maps = read_own_maps(text, huge);
     std::vector<Part> parts;
-    for (const RangeWork& w : work) add_range_parts(w, maps, parts);
-    if (has_task) add_task_parts(task, maps, parts);
+    for (const RangeWork& w : work) add_range_parts(w, maps, huge, parts);
+    if (has_task) add_task_parts(task, maps, huge, parts);
 
     bool weighted = false;
     for (Part& p : parts) {

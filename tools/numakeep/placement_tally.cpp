@@ -44,17 +44,28 @@ void read_weights(std::uint8_t (&w)[kMaxNodes]) {
     }
 }
 
-bool read_maps(int pid, std::string& text, std::vector<MapsEntry>& out) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/maps");
+// The vmas from /proc/PID/smaps, and whether each holds any THP
+// (AnonHugePages above 0), as the mover reads its own (page_mover.cpp).
+bool read_maps(int pid, std::string& text, std::vector<MapsEntry>& out, std::vector<bool>& huge) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/smaps");
     if (!f) return false;
     std::ostringstream ss;
     ss << f.rdbuf();
     text = ss.str();
+    constexpr std::string_view kAnonHuge = "AnonHugePages:";
     std::string_view all(text);
     while (!all.empty()) {
         std::size_t nl = all.find('\n');
+        std::string_view line = all.substr(0, nl);
         MapsEntry e;
-        if (preload::parse_maps_line(all.substr(0, nl), e)) out.push_back(e);
+        if (preload::parse_maps_line(line, e)) {
+            out.push_back(e);
+            huge.push_back(false);
+        } else if (!out.empty() && line.substr(0, kAnonHuge.size()) == kAnonHuge) {
+            std::string_view v = line.substr(kAnonHuge.size());
+            while (!v.empty() && v[0] == ' ') v.remove_prefix(1);
+            huge.back() = !v.empty() && v[0] != '0';
+        }
         if (nl == std::string_view::npos) break;
         all.remove_prefix(nl + 1);
     }
@@ -63,9 +74,9 @@ bool read_maps(int pid, std::string& text, std::vector<MapsEntry>& out) {
 
 // Counts [s, e) of one vma the way the mover judges it
 // (preload/page_mover.cpp): a whole PMD window on one node of an
-// anonymous vma is taken as one THP, judged by its order-9 index.
-bool count_part(int pid, const placement::Intent& in, const MapsEntry& m, std::uint64_t s,
-                std::uint64_t e, PlacementCounts& c) {
+// anonymous vma holding THPs is taken as one, judged by its order-9 index.
+bool count_part(int pid, const placement::Intent& in, const MapsEntry& m, bool huge,
+                std::uint64_t s, std::uint64_t e, PlacementCounts& c) {
     const std::uint64_t pgoff =
         m.inode == 0 ? placement::anonymous_pgoff(m.start) : m.offset >> placement::kPageShift;
     std::vector<void*> pages(kQueryPages);
@@ -82,7 +93,7 @@ bool count_part(int pid, const placement::Intent& in, const MapsEntry& m, std::u
         for (std::size_t i = 0; i < n;) {
             const std::uint64_t addr = a + i * placement::kPageSize;
             const bool window_start = (addr & (kWindow - 1)) == 0 && i + kWindowPages <= n;
-            bool thp = window_start && m.inode == 0 && !m.shared && where[i] >= 0;
+            bool thp = huge && window_start && m.inode == 0 && !m.shared && where[i] >= 0;
             for (std::size_t k = 1; thp && k < kWindowPages; ++k) thp = where[i + k] == where[i];
             if (thp) {
                 const int t = placement::target_node_at(in, pgoff, m.start, addr,
@@ -118,7 +129,8 @@ std::vector<std::optional<PlacementCounts>> count_placement(
     std::vector<std::optional<PlacementCounts>> out(ranges.size());
     std::string text;
     std::vector<MapsEntry> maps;
-    if (ranges.empty() || !read_maps(pid, text, maps)) return out;
+    std::vector<bool> huge;
+    if (ranges.empty() || !read_maps(pid, text, maps, huge)) return out;
     static std::uint8_t weights[kMaxNodes];
     read_weights(weights);
     const placement::IndexWidth width = index_width();
@@ -140,11 +152,12 @@ std::vector<std::optional<PlacementCounts>> count_placement(
         if (in.nodes.empty()) continue;
         PlacementCounts c;
         bool ok = true;
-        for (const MapsEntry& m : maps) {
+        for (std::size_t v = 0; v < maps.size(); ++v) {
+            const MapsEntry& m = maps[v];
             if (m.end <= e.start || m.start >= e.end) continue;
             const std::uint64_t s = m.start > e.start ? m.start : e.start;
             const std::uint64_t end = m.end < e.end ? m.end : e.end;
-            if (!count_part(pid, in, m, s, end, c)) {
+            if (!count_part(pid, in, m, huge[v], s, end, c)) {
                 ok = false;
                 break;
             }

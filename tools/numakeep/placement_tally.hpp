@@ -4,13 +4,13 @@
 // move (include/numakeep/placement.hpp decides, as the respread does).
 //
 // Why the CLI reads the pages itself (move_pages(pid, ..., NULL, status)
-// and /proc/PID/maps) rather than the agent reporting them over the wire:
+// and /proc/PID/smaps) rather than the agent reporting them over the wire:
 // the kernel is the truth at the moment of asking, while the agent's
 // numbers end with its last respread (the program faults, frees and
 // unmaps afterwards); querying costs the program nothing (no work in its
 // agent, no frame on its connection), and needs no more privilege than
 // `show` already assumes (reading another process's pages takes
-// PTRACE_MODE_READ, the same as its maps). A process we may not read gets
+// PTRACE_MODE_READ, the same as its smaps). A process we may not read gets
 // no counts, not an error.
 #pragma once
 

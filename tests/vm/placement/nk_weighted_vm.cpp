@@ -13,9 +13,6 @@
 //       split by them too, page by page against a model of the kernel's
 //       weighted_interleave_nid() (the nodes walked in order, each as many
 //       times as its weight, indexed by the page's offset).
-//       Not yet a registered case: on 6.12 the policies and the fresh
-//       split pass, but the respread of the held half after 1 -> 0-3
-//       leaves it short of the model (too many pages kept on node 1).
 //       The steps are a second apart: two writes closer than numakeepd
 //       reads them (0-3 -> 2-3 -> 0-3) read as "no change" to it while the
 //       kernel remapped the policies through 2-3, and they stay lost.
