@@ -81,6 +81,11 @@ same nk-libnuma-vm /tmp/addrs '<' /dev/null
 same nk-hwloc-area-vm /tmp/addrs '<' /dev/null
 same bash -c "'for i in 1 2 3; do memhog 1M | cat; done; echo \$?'"
 same numactl --interleave=all bash -c "'numactl --show | head -1; exit 3'"
+# The reserved signal (SIGRTMAX): bash's own trap on it, its query of every
+# trap, a SIGRTMAX it sends itself, ignored and then the default (which
+# ends it), under a task policy (the runtime's agent runs).
+same numactl --interleave=all bash -c "'trap -p; trap \"echo caught RTMAX\" RTMAX; kill -s RTMAX \$\$; trap -p RTMAX; trap \"\" RTMAX; kill -s RTMAX \$\$; trap -p; trap - RTMAX; kill -s RTMAX \$\$; echo not reached'"
+same numactl --interleave=all bash -c "'trap \"echo caught RTMIN\" RTMIN; kill -s RTMIN \$\$; trap -p'"
 rm -f /dev/shm/nk-shm
 stop_daemon
 finish
