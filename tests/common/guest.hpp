@@ -42,6 +42,7 @@
 #include "numakeep/mpol.hpp"
 #include "numakeep/nodemask.hpp"
 #include "numakeep/policy.hpp"
+#include "numakeep/proc_stat.hpp"
 
 namespace numakeep::guest {
 
@@ -145,6 +146,16 @@ inline long proc_status_kib(pid_t pid, std::string_view field) {
     auto at = status->find(key);
     return at == std::string::npos ? -1
                                    : std::strtol(status->c_str() + at + key.size(), nullptr, 10);
+}
+
+// CPU time of a process so far, user and system (fields 14 and 15 of
+// /proc/PID/stat), in clock ticks; -1 when it cannot be read.
+inline long cpu_ticks(pid_t pid) {
+    auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return -1;
+    auto utime = stat_field(*stat, kStatUtime);
+    auto stime = stat_field(*stat, kStatStime);
+    return utime && stime ? static_cast<long>(*utime + *stime) : -1;
 }
 
 // --- cgroups -------------------------------------------------------------------

@@ -240,18 +240,6 @@ bool all_current(std::size_t n) {
     return true;
 }
 
-long cpu_ticks(pid_t pid) {
-    auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
-    if (!text) return -1;
-    auto close = text->rfind(')');
-    unsigned long utime = 0, stime = 0;
-    // Fields 14 and 15 after the comm: skip state and 10 fields.
-    if (std::sscanf(text->c_str() + close + 2,
-                    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-        return -1;
-    return static_cast<long>(utime + stime);
-}
-
 // A child that registers with nothing recorded and waits.
 pid_t idle_client() {
     pid_t pid = ::fork();

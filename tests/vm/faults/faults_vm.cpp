@@ -217,19 +217,6 @@ bool converged_on(WireClient& cli, pid_t pid) {
            it->second.generation_applied == it->second.generation_current;
 }
 
-long cpu_ticks(pid_t pid) {
-    auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    if (!stat) return -1;
-    auto at = stat->rfind(')');
-    if (at == std::string::npos) return -1;
-    // Fields after the command: state is the 3rd field of the line,
-    // utime and stime the 14th and 15th (proc(5)).
-    const char* p = stat->c_str() + at + 2;
-    long utime = 0, stime = 0;
-    std::sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime);
-    return utime + stime;
-}
-
 int raw_connect() {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
