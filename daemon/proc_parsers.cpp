@@ -12,13 +12,20 @@ std::string_view strip_newline(std::string_view s) {
     return s;
 }
 
+// The line starting at `at`, without its newline; `at` moves past it.
+std::string_view next_line(std::string_view text, std::size_t& at) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    return line;
+}
+
 // Finds "Key:\t<value>" at a line start; the value without the newline.
 std::optional<std::string_view> status_field(std::string_view status, std::string_view key) {
     std::size_t at = 0;
     while (at < status.size()) {
-        std::size_t end = status.find('\n', at);
-        if (end == std::string_view::npos) end = status.size();
-        std::string_view line = status.substr(at, end - at);
+        std::string_view line = next_line(status, at);
         if (line.size() > key.size() && line.substr(0, key.size()) == key &&
             line[key.size()] == ':') {
             line.remove_prefix(key.size() + 1);
@@ -26,7 +33,6 @@ std::optional<std::string_view> status_field(std::string_view status, std::strin
                 line.remove_prefix(1);
             return line;
         }
-        at = end + 1;
     }
     return std::nullopt;
 }
@@ -66,10 +72,7 @@ std::optional<Nodemask> parse_node_list(std::string_view s) {
 std::optional<std::string> parse_proc_cgroup(std::string_view text) {
     std::size_t at = 0;
     while (at < text.size()) {
-        std::size_t end = text.find('\n', at);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(at, end - at);
-        at = end + 1;
+        std::string_view line = next_line(text, at);
         if (!line.starts_with("0::")) continue;
         line.remove_prefix(3);
         constexpr std::string_view kDeleted = " (deleted)";
@@ -98,10 +101,7 @@ std::optional<std::vector<int>> parse_pid_list(std::string_view text) {
     std::vector<int> out;
     std::size_t at = 0;
     while (at < text.size()) {
-        std::size_t end = text.find('\n', at);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(at, end - at);
-        at = end + 1;
+        std::string_view line = next_line(text, at);
         if (line.empty()) continue;
         int pid = 0;
         auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), pid);
