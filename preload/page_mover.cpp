@@ -124,11 +124,7 @@ std::vector<MapsEntry> read_own_maps(std::vector<char>& text, std::vector<bool>&
 placement::IndexWidth kernel_index_width() {
     utsname u{};
     if (uname(&u) != 0) return placement::IndexWidth::Bits64;
-    char* end = nullptr;
-    unsigned long major = std::strtoul(u.release, &end, 10);
-    unsigned long minor = end && *end == '.' ? std::strtoul(end + 1, nullptr, 10) : 0;
-    return placement::index_width_for_kernel(static_cast<unsigned>(major),
-                                             static_cast<unsigned>(minor));
+    return placement::index_width_for_release(u.release);
 }
 
 // The weighted interleave table (6.9+): one value per node, 0 when unset.

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "numakeep/nodemask.hpp"
 #include "numakeep/policy.hpp"
@@ -51,6 +52,25 @@ enum class IndexWidth : std::uint8_t { Bits32, Bits64 };
 
 constexpr IndexWidth index_width_for_kernel(unsigned major, unsigned minor) {
     return major > 6 || (major == 6 && minor >= 7) ? IndexWidth::Bits64 : IndexWidth::Bits32;
+}
+
+// The same from a kernel release as uname(2) gives it ("6.1.0-18-amd64"):
+// its leading "major.minor" (a number missing reads as 0).
+constexpr IndexWidth index_width_for_release(std::string_view release) {
+    std::size_t at = 0;
+    auto number = [&] {
+        unsigned n = 0;
+        for (; at < release.size() && release[at] >= '0' && release[at] <= '9'; ++at)
+            n = n * 10 + static_cast<unsigned>(release[at] - '0');
+        return n;
+    };
+    const unsigned major = number();
+    unsigned minor = 0;
+    if (at < release.size() && release[at] == '.') {
+        ++at;
+        minor = number();
+    }
+    return index_width_for_kernel(major, minor);
 }
 
 // The kernel's interleave index of the unit of 2^order pages holding addr,

@@ -27,11 +27,7 @@ constexpr std::size_t kWindowPages = std::size_t{1} << placement::kThpOrder;
 placement::IndexWidth index_width() {
     utsname u{};
     if (uname(&u) != 0) return placement::IndexWidth::Bits64;
-    char* end = nullptr;
-    unsigned long major = std::strtoul(u.release, &end, 10);
-    unsigned long minor = end && *end == '.' ? std::strtoul(end + 1, nullptr, 10) : 0;
-    return placement::index_width_for_kernel(static_cast<unsigned>(major),
-                                             static_cast<unsigned>(minor));
+    return placement::index_width_for_release(u.release);
 }
 
 // The weighted interleave table (6.9+), 0 where a node has none.

@@ -149,6 +149,10 @@ TEST_CASE("kernels before 6.7 reduce the index as unsigned int") {
     CHECK(index_width_for_kernel(6, 1) == IndexWidth::Bits32);
     CHECK(index_width_for_kernel(6, 7) == IndexWidth::Bits64);
     CHECK(index_width_for_kernel(6, 12) == IndexWidth::Bits64);
+    CHECK(index_width_for_release("6.1.0-18-amd64") == IndexWidth::Bits32);
+    CHECK(index_width_for_release("6.12.5") == IndexWidth::Bits64);
+    CHECK(index_width_for_release("7.0") == IndexWidth::Bits64);
+    CHECK(index_width_for_release("odd") == IndexWidth::Bits32);
     CHECK(index_width_for_kernel(7, 0) == IndexWidth::Bits64);
 }
 
