@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace numakeep::preload {
 
@@ -81,6 +82,29 @@ constexpr bool parse_maps_line(std::string_view s, MapsEntry& e) {
     skip_spaces(s);
     e.name = s;
     return e.start < e.end;
+}
+
+// The vmas of /proc/PID/smaps text into `out`, and into `huge` whether
+// each holds any transparent huge page (AnonHugePages above 0): the mover
+// reads its own process so, the CLI's placement tally another's.
+inline void parse_smaps(std::string_view all, std::vector<MapsEntry>& out,
+                        std::vector<bool>& huge) {
+    constexpr std::string_view kAnonHuge = "AnonHugePages:";
+    while (!all.empty()) {
+        std::size_t nl = all.find('\n');
+        std::string_view line = all.substr(0, nl);
+        MapsEntry e;
+        if (parse_maps_line(line, e)) {
+            out.push_back(e);
+            huge.push_back(false);
+        } else if (!out.empty() && line.substr(0, kAnonHuge.size()) == kAnonHuge) {
+            std::string_view v = line.substr(kAnonHuge.size());
+            while (!v.empty() && v[0] == ' ') v.remove_prefix(1);
+            huge.back() = !v.empty() && v[0] != '0';
+        }
+        if (nl == std::string_view::npos) break;
+        all.remove_prefix(nl + 1);
+    }
 }
 
 }  // namespace numakeep::preload

@@ -101,23 +101,7 @@ std::vector<MapsEntry> read_own_maps(std::vector<char>& text, std::vector<bool>&
         text.insert(text.end(), buf, buf + n);
     }
     close(fd);
-    constexpr std::string_view kAnonHuge = "AnonHugePages:";
-    std::string_view all(text.data(), text.size());
-    while (!all.empty()) {
-        std::size_t nl = all.find('\n');
-        std::string_view line = all.substr(0, nl);
-        MapsEntry e;
-        if (parse_maps_line(line, e)) {
-            out.push_back(e);
-            huge.push_back(false);
-        } else if (!out.empty() && line.substr(0, kAnonHuge.size()) == kAnonHuge) {
-            std::string_view v = line.substr(kAnonHuge.size());
-            while (!v.empty() && v[0] == ' ') v.remove_prefix(1);
-            huge.back() = !v.empty() && v[0] != '0';
-        }
-        if (nl == std::string_view::npos) break;
-        all.remove_prefix(nl + 1);
-    }
+    parse_smaps(std::string_view(text.data(), text.size()), out, huge);
     return out;
 }
 

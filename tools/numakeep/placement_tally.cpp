@@ -48,23 +48,7 @@ bool read_maps(int pid, std::string& text, std::vector<MapsEntry>& out, std::vec
     std::ostringstream ss;
     ss << f.rdbuf();
     text = ss.str();
-    constexpr std::string_view kAnonHuge = "AnonHugePages:";
-    std::string_view all(text);
-    while (!all.empty()) {
-        std::size_t nl = all.find('\n');
-        std::string_view line = all.substr(0, nl);
-        MapsEntry e;
-        if (preload::parse_maps_line(line, e)) {
-            out.push_back(e);
-            huge.push_back(false);
-        } else if (!out.empty() && line.substr(0, kAnonHuge.size()) == kAnonHuge) {
-            std::string_view v = line.substr(kAnonHuge.size());
-            while (!v.empty() && v[0] == ' ') v.remove_prefix(1);
-            huge.back() = !v.empty() && v[0] != '0';
-        }
-        if (nl == std::string_view::npos) break;
-        all.remove_prefix(nl + 1);
-    }
+    preload::parse_smaps(text, out, huge);
     return true;
 }
 
