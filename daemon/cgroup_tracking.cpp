@@ -4,6 +4,8 @@
 // removed) turned into new mems and generations for the orchestrator.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,7 +56,25 @@ void Numakeepd::on_cgroup_changes(const CgroupWatcher::Changes& ch) {
             members.assign(plan->members.begin(), plan->members.end());
         for (int pid : members) check_moved(pid);
     }
+    for (const auto& cg : ch.removed) unanswered_writes_.erase(cg);
     if (!ch.mems.empty()) {
+        // Writes not yet answered by a rebind, per cgroup written. A write
+        // raises its IN_CLOSE_WRITE once, but its IN_MODIFYs may be read and
+        // answered in an earlier batch: a rebind made before the close
+        // arrives leaves a credit of one (-1). Two unanswered writes and the
+        // mems read back unchanged mean the kernel went through mems this
+        // daemon never read (0-3 -> 2-3 -> 0-3 between two reads), and
+        // update_nodemask() rebound every policy lossily through them. Such
+        // writes come close together: a count older than kUnseenWindowMs is
+        // forgotten, so a write of the mems in force stays a no-op.
+        const std::int64_t now = monotonic_ms();
+        for (auto& [written, w] : unanswered_writes_)
+            if (now - w.at_ms > kUnseenWindowMs) w.count = 0;
+        for (const auto& [written, n] : ch.mems_closes) {
+            UnansweredWrites& w = unanswered_writes_[written];
+            w.count = std::min(w.count + n, 2);
+            w.at_ms = now;
+        }
         std::vector<std::string> affected;
         for (const auto& [cg, plan] : orchestrator_.cgroups())
             for (const auto& written : ch.mems)
@@ -62,20 +82,33 @@ void Numakeepd::on_cgroup_changes(const CgroupWatcher::Changes& ch) {
                     affected.push_back(cg);
                     break;
                 }
+        std::set<std::string> answered;  // written cgroups a rebind answered
         for (const auto& cg : affected) {
+            bool unseen = false;
+            for (const auto& written : ch.mems)
+                if (cgroup_within(cg, written) && unanswered_writes_[written].count >= 2)
+                    unseen = true;
             const CgroupPlan* plan = orchestrator_.cgroup(cg);
             Nodemask mems = mems_of(cg, *plan->members.begin());
             Nodemask old = plan->mems;
             std::size_t n = plan->members.size();
-            std::uint64_t gen = orchestrator_.cgroup_changed(cg, mems);
+            std::uint64_t gen = orchestrator_.cgroup_changed(cg, mems, unseen);
             if (gen == 0) {
                 // Another event of a write already answered, or the same
                 // mems written again: no policy moved.
                 spdlog::debug("cgroup {} mems {} unchanged: no rebind", cg, mems.to_string());
                 continue;
             }
-            spdlog::info("cgroup {} mems {} -> {} (generation {}): {} process{} to rebind", cg,
-                         old.to_string(), mems.to_string(), gen, n, n == 1 ? "" : "es");
+            for (const auto& written : ch.mems)
+                if (cgroup_within(cg, written)) answered.insert(written);
+            spdlog::info("cgroup {} mems {} -> {} (generation {}{}): {} process{} to rebind", cg,
+                         old.to_string(), mems.to_string(), gen,
+                         old == mems ? ", through mems never read" : "", n, n == 1 ? "" : "es");
+        }
+        for (const auto& written : answered) {
+            UnansweredWrites& w = unanswered_writes_[written];
+            w.count = w.count > 0 ? 0 : -1;
+            w.at_ms = now;
         }
     }
     counters_.mems_writes += ch.mems_writes;

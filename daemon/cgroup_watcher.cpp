@@ -116,7 +116,10 @@ void CgroupWatcher::on_readable() {
                         pending_.mems.insert(w.cgroup);
                         any = true;
                     }
-                    if (ev->mask & IN_CLOSE_WRITE) ++pending_.mems_writes;
+                    if (ev->mask & IN_CLOSE_WRITE) {
+                        ++pending_.mems_writes;
+                        ++pending_.mems_closes[w.cgroup];
+                    }
                     break;
                 case Kind::Procs:
                     if (ev->mask & IN_MODIFY) {

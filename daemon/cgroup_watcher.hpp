@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -34,11 +35,12 @@ namespace numakeep::daemon {
 class CgroupWatcher {
   public:
     struct Changes {
-        std::set<std::string> mems;       // cpuset.mems written
-        std::uint64_t mems_writes = 0;    // writes to any cpuset.mems closed
-        std::set<std::string> procs;      // cgroup.procs gained a task
-        std::set<std::string> removed;    // cgroup gone
-        std::int64_t first_event_ms = 0;  // monotonic time of the first event
+        std::set<std::string> mems;              // cpuset.mems written
+        std::uint64_t mems_writes = 0;           // writes to any cpuset.mems closed
+        std::map<std::string, int> mems_closes;  // those writes, per cgroup written
+        std::set<std::string> procs;             // cgroup.procs gained a task
+        std::set<std::string> removed;           // cgroup gone
+        std::int64_t first_event_ms = 0;         // monotonic time of the first event
     };
 
     CgroupWatcher(EventLoop& loop, std::string root, std::int64_t coalesce_ms,

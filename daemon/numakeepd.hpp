@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "cgroup_watcher.hpp"
 #include "cgroupfs.hpp"
@@ -104,6 +105,13 @@ class Numakeepd {
     Timer reconcile_timer_;
     Timer housekeeping_timer_;
     std::unique_ptr<SignalSource> signals_;
+    // Writes to each cpuset.mems not yet answered by a rebind (cgroup_tracking.cpp).
+    struct UnansweredWrites {
+        int count = 0;
+        std::int64_t at_ms = 0;
+    };
+    static constexpr std::int64_t kUnseenWindowMs = 200;
+    std::unordered_map<std::string, UnansweredWrites> unanswered_writes_;
     std::int64_t pending_event_ms_ = 0;  // watcher event not yet answered by a command
     std::string last_status_;
     unsigned reconcile_round_ = 0;

@@ -72,11 +72,12 @@ void RebindOrchestrator::remove_process(int pid) {
     // A stale entry in queue_ is skipped by due().
 }
 
-std::uint64_t RebindOrchestrator::cgroup_changed(const std::string& cgroup, const Nodemask& mems) {
+std::uint64_t RebindOrchestrator::cgroup_changed(const std::string& cgroup, const Nodemask& mems,
+                                                 bool unseen) {
     auto it = cgroups_.find(cgroup);
     if (it == cgroups_.end()) return 0;
     CgroupPlan& cg = it->second;
-    if (cg.mems == mems) return 0;
+    if (cg.mems == mems && !unseen) return 0;
     cg.mems = mems;
     cg.generation = ++generation_;
     for (int pid : cg.members) retarget(pid, processes_.at(pid), cg.generation, mems);

@@ -106,7 +106,11 @@ class RebindOrchestrator {
     // The cgroup's mems were written, or the reconcile read them: when they
     // differ from the mems known, a new generation for it and a new target
     // for every member. Returns the generation, 0 when nothing changed.
-    std::uint64_t cgroup_changed(const std::string& cgroup, const Nodemask& mems);
+    // `unseen` says the kernel went through mems that were never read (two
+    // writes between two reads): its rebind was lossy, so equal mems get a
+    // new generation too.
+    std::uint64_t cgroup_changed(const std::string& cgroup, const Nodemask& mems,
+                                 bool unseen = false);
     // The process now lives in another cgroup with `mems`.
     void move_process(int pid, const std::string& cgroup, const Nodemask& mems);
 

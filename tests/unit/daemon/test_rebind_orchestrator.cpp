@@ -67,6 +67,19 @@ TEST_CASE("a write back to the same mems still takes a new generation (the kerne
     CHECK(o.cgroup_changed("/a", kHigh) > g2);
 }
 
+TEST_CASE("mems read back unchanged after writes never read still rebind") {
+    // 0-3 -> 0-1 -> 0-3 between two reads: the kernel rebound every policy
+    // through 0-1, so equal mems are a change the processes must answer.
+    RebindOrchestrator o(0, 8, 100);
+    o.add_process(1, "/a", kAll, 0, kAll, false);
+    CHECK(o.cgroup_changed("/a", kAll) == 0);
+    auto g = o.cgroup_changed("/a", kAll, true);
+    CHECK(g > 0);
+    auto w = o.due(0);
+    REQUIRE(w.send.size() == 1);
+    CHECK(w.send[0] == RebindCommand{1, g, kAll});
+}
+
 TEST_CASE("a second event with the same mems requests nothing") {
     // One write raises IN_MODIFY (twice, DESIGN.md) and IN_CLOSE_WRITE: the events that
     // find the mems already answered must not rebind again.

@@ -74,6 +74,27 @@ for mems in $walk; do
     write "$mems" 0 "again"
 done
 
+# Two writes at once (0-3 -> 2-3 -> 0-3), likely between two reads of the
+# daemon: the mems it reads back are those in force, but the kernel rebound
+# every policy through 2-3 (an interleave over 0-3 became 0-1). Every
+# process is asked again, and its range is the request once more.
+echo 0-3 > $cg/cpuset.mems
+settle
+requested=$(counter rebinds_requested)
+echo 2-3 > $cg/cpuset.mems; echo 0-3 > $cg/cpuset.mems
+# ranges_at_request: every sleeper's mbind()ed range is an interleave over 0-3.
+ranges_at_request() {
+    for pid in $(pidof nk-cli-vm); do
+        grep -q ' interleave:0-3 ' /proc/$pid/numa_maps || return 1
+    done
+}
+wait_for 100 ranges_at_request
+check $? "two writes at once: every range is interleave 0-3 again ($(cat /proc/$(pidof nk-cli-vm | cut -d' ' -f1)/numa_maps | grep -o 'interleave:[0-9,-]*' | head -1))"
+settle
+r=$(counter rebinds_requested)
+check $([ "$((r - requested))" -ge "$processes" ]; echo $?) \
+    "two writes at once: each process asked to rebind ($((r - requested)) requests)"
+
 if [ "$failures" -gt 0 ]; then
     numakeep status
     tail -n 40 /tmp/numakeepd.log
