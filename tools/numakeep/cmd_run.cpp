@@ -44,17 +44,10 @@ std::string append_preload(const char* existing, const std::string& lib) {
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
-    static const option kLong[] = {
-        {"interleave", required_argument, nullptr, 'i'},
-        {"membind", required_argument, nullptr, 'm'},
-        {"preferred", required_argument, nullptr, 'p'},
-        {"preferred-many", required_argument, nullptr, 'P'},
-        {"weighted-interleave", required_argument, nullptr, 'w'},
-        {"localalloc", no_argument, nullptr, 'l'},
+    static const std::vector<option> kLong = with_policy_options({
         {"semantics", required_argument, nullptr, kSemanticsOption},
         {"help", no_argument, nullptr, 'h'},
-        {nullptr, 0, nullptr, 0},
-    };
+    });
     const std::string hint = "see `numakeep run --help`";
     const Nodemask allowed = read_mems_allowed();
     TaskPolicy policy;
@@ -64,7 +57,13 @@ int cmd_run(int argc, char** argv) {
     opterr = 0;
     int c;
     // "+": stop at COMMAND, so its own options stay its own (as numactl).
-    while ((c = getopt_long(argc, argv, "+:i:m:p:P:w:lh", kLong, nullptr)) != -1) {
+    const std::string shorts = std::string("+:") + kPolicyShortOptions + "h";
+    while ((c = getopt_long(argc, argv, shorts.c_str(), kLong.data(), nullptr)) != -1) {
+        if (is_policy_option(c)) {
+            apply_policy_option(policy, static_cast<char>(c), optarg ? optarg : "", allowed,
+                                warnings);
+            continue;
+        }
         switch (c) {
             case 'h':
                 std::fputs(kRunHelp, stdout);
@@ -80,15 +79,6 @@ int cmd_run(int argc, char** argv) {
                 semantics = optarg;
                 break;
             }
-            case 'i':
-            case 'm':
-            case 'p':
-            case 'P':
-            case 'w':
-            case 'l':
-                apply_policy_option(policy, static_cast<char>(c), optarg ? optarg : "", allowed,
-                                    warnings);
-                break;
             case ':':
                 throw CliError(
                     ExitCode::Usage,

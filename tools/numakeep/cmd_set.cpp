@@ -115,13 +115,7 @@ std::string scope_text(std::uint8_t scope) {
 }  // namespace
 
 int cmd_set(int argc, char** argv) {
-    static const option kLong[] = {
-        {"interleave", required_argument, nullptr, 'i'},
-        {"membind", required_argument, nullptr, 'm'},
-        {"preferred", required_argument, nullptr, 'p'},
-        {"preferred-many", required_argument, nullptr, 'P'},
-        {"weighted-interleave", required_argument, nullptr, 'w'},
-        {"localalloc", no_argument, nullptr, 'l'},
+    static const std::vector<option> kLong = with_policy_options({
         {"local", no_argument, nullptr, 'l'},
         {"default", no_argument, nullptr, kDefault},
         {"ranges", no_argument, nullptr, kRanges},
@@ -133,8 +127,7 @@ int cmd_set(int argc, char** argv) {
         {"json", no_argument, nullptr, kJson},
         {"cgroup", required_argument, nullptr, kCgroup},
         {"help", no_argument, nullptr, 'h'},
-        {nullptr, 0, nullptr, 0},
-    };
+    });
     // "all", "+" and "!" are read against this command's cpuset, as numactl
     // reads them: "all" from a command outside the target's cpuset means
     // every node, which the rule keeps as "the whole cpuset" of the target.
@@ -147,21 +140,18 @@ int cmd_set(int argc, char** argv) {
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":i:m:p:P:w:lh", kLong, nullptr)) != -1) {
+    const std::string shorts = std::string(":") + kPolicyShortOptions + "h";
+    while ((c = getopt_long(argc, argv, shorts.c_str(), kLong.data(), nullptr)) != -1) {
+        if (is_policy_option(c)) {
+            apply_policy_option(policy, static_cast<char>(c), optarg ? optarg : "", allowed,
+                                warnings);
+            continue;
+        }
         switch (c) {
             case 'h':
                 std::fputs(kSetHelp, stdout);
                 std::fputs(kExitCodesHelp, stdout);
                 return 0;
-            case 'i':
-            case 'm':
-            case 'p':
-            case 'P':
-            case 'w':
-            case 'l':
-                apply_policy_option(policy, static_cast<char>(c), optarg ? optarg : "", allowed,
-                                    warnings);
-                break;
             case kDefault:
                 if (policy.given)
                     throw CliError(ExitCode::Usage,

@@ -30,6 +30,24 @@ NodeListResult parse_node_list(std::string_view text, const Nodemask& allowed) {
     return r;
 }
 
+std::vector<option> with_policy_options(std::initializer_list<option> more) {
+    std::vector<option> all = {
+        {"interleave", required_argument, nullptr, 'i'},
+        {"membind", required_argument, nullptr, 'm'},
+        {"preferred", required_argument, nullptr, 'p'},
+        {"preferred-many", required_argument, nullptr, 'P'},
+        {"weighted-interleave", required_argument, nullptr, 'w'},
+        {"localalloc", no_argument, nullptr, 'l'},
+    };
+    all.insert(all.end(), more);
+    all.push_back({nullptr, 0, nullptr, 0});
+    return all;
+}
+
+bool is_policy_option(int c) {
+    return c == 'i' || c == 'm' || c == 'p' || c == 'P' || c == 'w' || c == 'l';
+}
+
 void apply_policy_option(TaskPolicy& policy, char opt, std::string_view arg,
                          const Nodemask& allowed, std::vector<std::string>& warnings) {
     struct OptionInfo {

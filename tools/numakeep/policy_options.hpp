@@ -9,6 +9,9 @@
 // else is an error that names the bad token.
 #pragma once
 
+#include <getopt.h>
+
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +48,14 @@ struct TaskPolicy {
 // `warnings` what numactl would have done silently.
 void apply_policy_option(TaskPolicy& policy, char opt, std::string_view arg,
                          const Nodemask& allowed, std::vector<std::string>& warnings);
+
+// The long options of `more`, after numactl's policy options (the letters
+// apply_policy_option() takes), ending in getopt_long(3)'s zero entry.
+std::vector<option> with_policy_options(std::initializer_list<option> more);
+// getopt_long's short options for them.
+inline constexpr const char* kPolicyShortOptions = "i:m:p:P:w:l";
+// Whether getopt_long returned one of them.
+bool is_policy_option(int c);
 
 // Sets `policy` as the calling thread's task policy with set_mempolicy(2).
 // Throws CliError(Usage) when the kernel refuses it.
