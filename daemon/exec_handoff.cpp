@@ -7,26 +7,24 @@
 
 namespace numakeep::daemon {
 
-ExecHandoffStore::Stored ExecHandoffStore::store(pid_t pid, uid_t uid, std::uint64_t start_time,
-                                                 HandoffConn conn, const proto::ExecHandoff& body,
-                                                 HandoffMillis now) {
-    auto prev = by_pid_.find(pid);
-    bool replaced = prev != by_pid_.end();
+ExecHandoffStore::Stored ExecHandoffStore::store(
+    pid_t pid, uid_t uid, std::uint64_t start_time, HandoffConn conn,
+    const proto::ExecHandoff& body, HandoffMillis now,
+    const std::function<bool(HandoffConn)>& closed_now) {
+    bool replaced = by_pid_.contains(pid);
+    if (!replaced && count_for(uid) >= max_per_uid_) return Stored::OverLimit;
     proto::ExecHandoff kept = body;
     bool chained = false;
-    if (replaced) {
-        // Its image execs again before it took the handoff of the exec that
-        // started it: carry that request on when this one continues it.
-        if (prev->second.exec_seen && prev->second.start_time == start_time) {
-            if (auto c = chain_exec_handoff(prev->second.body, body)) {
-                kept = *c;
-                chained = true;
-            }
+    // Its image execs again before it took the handoff of the exec that
+    // started it: carry that request on when this one continues it.
+    if (const proto::ExecHandoff* prev = continued(pid, start_time, closed_now)) {
+        if (auto c = chain_exec_handoff(*prev, body)) {
+            kept = *c;
+            chained = true;
         }
-        erase(pid);
-    } else if (count_for(uid) >= max_per_uid_) {
-        return Stored::OverLimit;
     }
+    erase(pid);
+    handed_out_.erase(pid);
     PendingExec e;
     e.pid = pid;
     e.uid = uid;
@@ -38,6 +36,18 @@ ExecHandoffStore::Stored ExecHandoffStore::store(pid_t pid, uid_t uid, std::uint
     by_conn_[conn] = pid;
     ++per_uid_[uid];
     return chained ? Stored::Chained : replaced ? Stored::Replaced : Stored::Added;
+}
+
+const proto::ExecHandoff* ExecHandoffStore::continued(
+    pid_t pid, std::uint64_t start_time, const std::function<bool(HandoffConn)>& closed_now) const {
+    if (auto prev = by_pid_.find(pid); prev != by_pid_.end()) {
+        const PendingExec& e = prev->second;
+        bool exec_happened = e.exec_seen || (e.conn != 0 && closed_now(e.conn));
+        return exec_happened && e.start_time == start_time ? &e.body : nullptr;
+    }
+    auto out = handed_out_.find(pid);
+    return out != handed_out_.end() && out->second.start_time == start_time ? &out->second.body
+                                                                            : nullptr;
 }
 
 void ExecHandoffStore::cancel(HandoffConn conn) {
@@ -68,7 +78,10 @@ std::optional<proto::ExecHandoff> ExecHandoffStore::take(
         if (it->second.conn == 0 || !closed_now(it->second.conn)) return std::nullopt;
     }
     proto::ExecHandoff body = it->second.body;
+    PendingExec out = it->second;
+    out.conn = 0;
     erase(pid);
+    handed_out_.insert_or_assign(pid, out);
     return body;
 }
 
@@ -78,6 +91,9 @@ std::size_t ExecHandoffStore::expire(HandoffMillis now,
     for (const auto& [pid, e] : by_pid_)
         if (now - e.stored_ms >= ttl_ms_ || !alive(pid, e.start_time)) gone.push_back(pid);
     for (pid_t pid : gone) erase(pid);
+    std::erase_if(handed_out_, [&](const auto& kv) {
+        return now - kv.second.stored_ms >= ttl_ms_ || !alive(kv.first, kv.second.start_time);
+    });
     return gone.size();
 }
 

@@ -51,11 +51,14 @@ class ExecHandoffStore {
     enum class Stored { Added, Replaced, Chained, OverLimit };
     // A handoff from `conn` (peer pid/uid from SO_PEERCRED). It replaces the
     // pid's entry (the old one's connection no longer counts for it), and
-    // carries its request on when the entry's exec happened and this one
-    // continues it (chain_exec_handoff); a new entry over the uid's bound
-    // is refused.
+    // carries its request on when this one continues the exec before it
+    // (chain_exec_handoff): that exec's entry is still here and its
+    // connection closed (`closed_now` as for take(): the close may not have
+    // been read yet), or it was handed out to this image, which execs again
+    // before it read it. A new entry over the uid's bound is refused.
     Stored store(pid_t pid, uid_t uid, std::uint64_t start_time, HandoffConn conn,
-                 const proto::ExecHandoff& body, HandoffMillis now);
+                 const proto::ExecHandoff& body, HandoffMillis now,
+                 const std::function<bool(HandoffConn)>& closed_now);
     // ExecHandoffCancel on `conn`: its entry goes.
     void cancel(HandoffConn conn);
     // `conn` closed: its entry now waits for the new image.
@@ -66,7 +69,9 @@ class ExecHandoffStore {
     // not happened. `closed_now(conn)` answers, for an entry whose
     // connection the server still holds, whether that connection has
     // reached end-of-file right now (the close may not have been read yet).
-    // An entry of another start time (a reused pid) is dropped.
+    // An entry of another start time (a reused pid) is dropped. What is
+    // handed out stays known (until it expires like an entry) for store()'s
+    // chain: an image may exec before it read the handoff sent to it.
     std::optional<proto::ExecHandoff> take(pid_t pid, std::uint64_t start_time,
                                            const std::function<bool(HandoffConn)>& closed_now);
 
@@ -76,16 +81,22 @@ class ExecHandoffStore {
 
     const PendingExec* find(pid_t pid) const;
     std::size_t size() const { return by_pid_.size(); }
+    bool empty() const { return by_pid_.empty() && handed_out_.empty(); }
     std::uint32_t count_for(uid_t uid) const;
 
   private:
     void erase(pid_t pid);
+    // The handoff this image continues, if any: its exec's pending entry
+    // (`prev`, closed) or the one handed out to it.
+    const proto::ExecHandoff* continued(pid_t pid, std::uint64_t start_time,
+                                        const std::function<bool(HandoffConn)>& closed_now) const;
 
     std::uint32_t max_per_uid_;
     HandoffMillis ttl_ms_;
     std::unordered_map<pid_t, PendingExec> by_pid_;
     std::unordered_map<HandoffConn, pid_t> by_conn_;  // open connections only
     std::unordered_map<uid_t, std::uint32_t> per_uid_;
+    std::unordered_map<pid_t, PendingExec> handed_out_;  // one per pid: bounded by pid_max
 };
 
 }  // namespace numakeep::daemon

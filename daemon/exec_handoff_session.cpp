@@ -19,7 +19,8 @@ bool Numakeepd::on_exec_handoff(Connection& c, std::uint32_t seq, const proto::E
     if (!problem && !start_time) problem = "its process is gone";
     ExecHandoffStore::Stored stored = ExecHandoffStore::Stored::OverLimit;
     if (!problem) {
-        stored = handoffs_.store(c.pid, c.uid, *start_time, c.id, body, monotonic_ms());
+        stored = handoffs_.store(c.pid, c.uid, *start_time, c.id, body, monotonic_ms(),
+                                 [this](ConnId id) { return server_.closed_by_peer(id); });
         if (stored == ExecHandoffStore::Stored::OverLimit)
             problem = "too many pending for this uid";
     }
@@ -48,7 +49,7 @@ void Numakeepd::hand_over_exec(Connection& c, std::uint64_t start_time) {
 }
 
 void Numakeepd::expire_exec_handoffs(std::int64_t now_ms) {
-    if (!handoffs_.size()) return;
+    if (handoffs_.empty()) return;
     handoffs_.expire(now_ms, [](pid_t pid, std::uint64_t start_time) {
         auto st = proc_start_time(pid);
         return st && *st == start_time;

@@ -69,7 +69,7 @@ TEST_CASE("malformed or hostile handoffs are refused") {
 
 TEST_CASE("a handoff is handed out once its connection closed, to the same process only") {
     ExecHandoffStore t;
-    CHECK(t.store(100, 1000, 55, 9, good(), 0) == ExecHandoffStore::Stored::Added);
+    CHECK(t.store(100, 1000, 55, 9, good(), 0, never_closed) == ExecHandoffStore::Stored::Added);
     // The old image (connection open) reconnecting gets nothing, keeps it.
     CHECK_FALSE(t.take(100, 55, never_closed));
     CHECK(t.size() == 1);
@@ -86,7 +86,7 @@ TEST_CASE("a handoff is handed out once its connection closed, to the same proce
 
 TEST_CASE("a close not yet read is seen at the Hello") {
     ExecHandoffStore t;
-    t.store(100, 1000, 55, 9, good(), 0);
+    t.store(100, 1000, 55, 9, good(), 0, never_closed);
     HandoffConn asked = 0;
     auto got = t.take(100, 55, [&](HandoffConn c) {
         asked = c;
@@ -100,7 +100,7 @@ TEST_CASE("a close not yet read is seen at the Hello") {
 
 TEST_CASE("a cancelled handoff (failed exec) leaves nothing behind") {
     ExecHandoffStore t;
-    t.store(100, 1000, 55, 9, good(), 0);
+    t.store(100, 1000, 55, 9, good(), 0, never_closed);
     t.cancel(9);
     t.closed(9);
     CHECK(t.size() == 0);
@@ -110,7 +110,7 @@ TEST_CASE("a cancelled handoff (failed exec) leaves nothing behind") {
 
 TEST_CASE("a reused pid (another start time) never gets the handoff") {
     ExecHandoffStore t;
-    t.store(100, 1000, 55, 9, good(), 0);
+    t.store(100, 1000, 55, 9, good(), 0, never_closed);
     t.closed(9);
     CHECK_FALSE(t.take(100, 56, always_closed));
     CHECK(t.size() == 0);  // and the stale entry is gone
@@ -118,10 +118,11 @@ TEST_CASE("a reused pid (another start time) never gets the handoff") {
 
 TEST_CASE("one handoff per pid: a second exec attempt replaces the first") {
     ExecHandoffStore t(1);
-    t.store(100, 1000, 55, 9, good(), 0);
+    t.store(100, 1000, 55, 9, good(), 0, never_closed);
     proto::ExecHandoff second = good();
     second.generation = 8;
-    CHECK(t.store(100, 1000, 55, 10, second, 1) == ExecHandoffStore::Stored::Replaced);
+    CHECK(t.store(100, 1000, 55, 10, second, 1, never_closed) ==
+          ExecHandoffStore::Stored::Replaced);
     CHECK(t.size() == 1);
     CHECK(t.count_for(1000) == 1);
     t.closed(9);  // the first connection going changes nothing now
@@ -134,19 +135,19 @@ TEST_CASE("one handoff per pid: a second exec attempt replaces the first") {
 
 TEST_CASE("entries per uid are bounded; other uids are not affected") {
     ExecHandoffStore t(2);
-    CHECK(t.store(1, 1000, 5, 1, good(), 0) == ExecHandoffStore::Stored::Added);
-    CHECK(t.store(2, 1000, 5, 2, good(), 0) == ExecHandoffStore::Stored::Added);
-    CHECK(t.store(3, 1000, 5, 3, good(), 0) == ExecHandoffStore::Stored::OverLimit);
-    CHECK(t.store(4, 1001, 5, 4, good(), 0) == ExecHandoffStore::Stored::Added);
+    CHECK(t.store(1, 1000, 5, 1, good(), 0, never_closed) == ExecHandoffStore::Stored::Added);
+    CHECK(t.store(2, 1000, 5, 2, good(), 0, never_closed) == ExecHandoffStore::Stored::Added);
+    CHECK(t.store(3, 1000, 5, 3, good(), 0, never_closed) == ExecHandoffStore::Stored::OverLimit);
+    CHECK(t.store(4, 1001, 5, 4, good(), 0, never_closed) == ExecHandoffStore::Stored::Added);
     CHECK(t.count_for(1000) == 2);
     t.cancel(1);
-    CHECK(t.store(3, 1000, 5, 3, good(), 0) == ExecHandoffStore::Stored::Added);
+    CHECK(t.store(3, 1000, 5, 3, good(), 0, never_closed) == ExecHandoffStore::Stored::Added);
 }
 
 TEST_CASE("handoffs expire after their time to live, or when their process goes") {
     ExecHandoffStore t(8, 5000);
-    t.store(1, 1000, 5, 1, good(), 0);
-    t.store(2, 1000, 6, 2, good(), 4000);
+    t.store(1, 1000, 5, 1, good(), 0, never_closed);
+    t.store(2, 1000, 6, 2, good(), 4000, never_closed);
     CHECK(t.expire(4999, all_alive) == 0);
     CHECK(t.expire(5000, all_alive) == 1);
     CHECK_FALSE(t.find(1));
@@ -190,9 +191,9 @@ proto::ExecHandoff next_from_startup(bool flagged) {
 
 TEST_CASE("an exec before the new image took its handoff carries the first request on") {
     ExecHandoffStore t;
-    t.store(100, 1000, 55, 9, good(), 0);
+    t.store(100, 1000, 55, 9, good(), 0, never_closed);
     t.closed(9);  // the first exec happened; its image has not said Hello
-    CHECK(t.store(100, 1000, 55, 10, next_from_startup(true), 1) ==
+    CHECK(t.store(100, 1000, 55, 10, next_from_startup(true), 1, never_closed) ==
           ExecHandoffStore::Stored::Chained);
     t.closed(10);
     auto got = t.take(100, 55, never_closed);
@@ -205,19 +206,61 @@ TEST_CASE("an exec before the new image took its handoff carries the first reque
     CHECK(exec_handoff_problem(*got) == nullptr);
 }
 
+TEST_CASE("the chain holds when the first exec's close is not read yet") {
+    ExecHandoffStore t;
+    t.store(100, 1000, 55, 9, good(), 0, never_closed);
+    // The new image stores its own handoff before the server read the end
+    // of the first connection: that connection is at end-of-file already.
+    CHECK(t.store(100, 1000, 55, 10, next_from_startup(true), 1, always_closed) ==
+          ExecHandoffStore::Stored::Chained);
+    t.closed(10);
+    CHECK(recorded_of(*t.take(100, 55, never_closed)) == recorded_of(good()));
+}
+
+TEST_CASE("the chain holds when the image execs before it read the handoff sent to it") {
+    ExecHandoffStore t;
+    t.store(100, 1000, 55, 9, good(), 0, never_closed);
+    t.closed(9);
+    REQUIRE(t.take(100, 55, never_closed));  // sent at its Hello, not read yet
+    CHECK(t.size() == 0);
+    CHECK_FALSE(t.empty());  // remembered for a chain
+    CHECK(t.store(100, 1000, 55, 10, next_from_startup(true), 1, never_closed) ==
+          ExecHandoffStore::Stored::Chained);
+    t.closed(10);
+    CHECK(recorded_of(*t.take(100, 55, never_closed)) == recorded_of(good()));
+    SUBCASE("not for another process with the pid") {
+        ExecHandoffStore u;
+        u.store(100, 1000, 55, 9, good(), 0, never_closed);
+        u.closed(9);
+        u.take(100, 55, never_closed);
+        u.store(100, 1000, 56, 10, next_from_startup(true), 1, never_closed);
+        CHECK(u.find(100)->body.requested == Nodemask({2, 3}));
+    }
+    SUBCASE("forgotten when it expires") {
+        ExecHandoffStore u;
+        u.store(100, 1000, 55, 9, good(), 0, never_closed);
+        u.closed(9);
+        u.take(100, 55, never_closed);
+        u.expire(ExecHandoffStore::kDefaultTtlMs, all_alive);
+        CHECK(u.empty());
+        u.store(100, 1000, 55, 10, next_from_startup(true), 1, never_closed);
+        CHECK(u.find(100)->body.requested == Nodemask({2, 3}));
+    }
+}
+
 TEST_CASE("no chain without the flag, before the first exec, or across modes") {
     SUBCASE("not flagged: the image asked for its policy itself") {
         ExecHandoffStore t;
-        t.store(100, 1000, 55, 9, good(), 0);
+        t.store(100, 1000, 55, 9, good(), 0, never_closed);
         t.closed(9);
-        t.store(100, 1000, 55, 10, next_from_startup(false), 1);
+        t.store(100, 1000, 55, 10, next_from_startup(false), 1, never_closed);
         t.closed(10);
         CHECK(t.take(100, 55, never_closed)->requested == Nodemask({2, 3}));
     }
     SUBCASE("the first exec had not happened (its connection still open)") {
         ExecHandoffStore t;
-        t.store(100, 1000, 55, 9, good(), 0);
-        t.store(100, 1000, 55, 10, next_from_startup(true), 1);
+        t.store(100, 1000, 55, 9, good(), 0, never_closed);
+        t.store(100, 1000, 55, 10, next_from_startup(true), 1, never_closed);
         t.closed(10);
         CHECK(t.take(100, 55, never_closed)->requested == Nodemask({2, 3}));
     }
