@@ -191,6 +191,7 @@ void SetRequests::start(const Connection& cli, std::uint32_t seq, const proto::S
     b.caller_pid = cli.pid;
     b.caller_uid = cli.uid;
     b.wait = (r.options & proto::kSetWait) != 0;
+    b.move = (r.options & proto::kSetMove) != 0;
     b.target = where;
     b.policy = policy + " (" + scope_name(r.scope) + ")";
     b.targets.resize(pids.size());
@@ -270,6 +271,10 @@ void SetRequests::on_applied(const Process& p, const proto::SetApplied& a) {
     } else if (a.errors) {
         code = a.first_errno ? a.first_errno : EIO;
         message = std::to_string(a.errors) + " error(s), first: " + std::strerror(code);
+    } else if (auto b = batches_.find(pend.batch); b != batches_.end() && b->second.move &&
+                                                   (a.ranges_set || a.threads_set) && !a.moved) {
+        // Set, and it follows the cpuset; the respread of the change does the pages.
+        message = "set; its pages were not moved: the cpuset changed first";
     }
     finish_target(pend.batch, pend.index, code, message, &a);
 }

@@ -79,6 +79,7 @@ class SetRequests {
         pid_t caller_pid = 0;
         uid_t caller_uid = 0;
         bool wait = false;
+        bool move = false;   // --move: pages too
         std::string target;  // "pid 123" or "cgroup /a"
         std::string policy;
         std::vector<Target> targets;

@@ -266,9 +266,8 @@ struct PendingRespread {
 
     // False when the connection failed.
     bool run() {
-        RespreadResult r =
-            respread(rebind.mems, (rebind.flags & proto::kRebindPlacement) != 0,
-                     rebind.placement_rate_mib, frame_waiting);
+        RespreadResult r = respread(rebind.mems, (rebind.flags & proto::kRebindPlacement) != 0,
+                                    rebind.placement_rate_mib, frame_waiting);
         // Stopped by the kernel (the mems changed again) with no frame yet:
         // the Rebind that follows brings its own respread.
         if (!r.cancelled || !frame_waiting()) active = false;
@@ -284,14 +283,40 @@ struct PendingRespread {
     }
 };
 
+// The --move of a set, run between frames like the respread: a frame that
+// arrives pauses it, a dump or a handoff is served and the move goes on; a
+// newer Rebind or another set ends it, and the set is answered as set but
+// not moved. So is a move the kernel ended (the mems changed) with no frame
+// yet: the Rebind that follows brings its own respread.
+struct PendingSetMove {
+    bool active = false;
+    std::uint32_t seq = 0;
+    SetResult set;
+
+    // False when the connection failed.
+    bool run() {
+        if (!move_set_pages(set, frame_waiting) && frame_waiting()) return true;
+        return answer();
+    }
+    bool answer() {
+        active = false;
+        return send_frame(proto::MsgType::SetApplied, seq, set.applied);
+    }
+};
+
 void serve() {
     alignas(8) unsigned char payload[proto::kMaxPayload];
     PendingRespread respread;
+    PendingSetMove set_move;
     // The newest generation executed on this connection: an older one
     // arriving later is a quiet no-op (generations only grow within one
     // daemon; a restarted daemon is a new connection and starts afresh).
     std::uint64_t newest = 0;
     for (;;) {
+        if (set_move.active && !frame_waiting()) {
+            if (!set_move.run()) return;
+            continue;
+        }
         if (respread.active && !frame_waiting()) {
             if (!respread.run()) return;
             continue;
@@ -310,6 +335,7 @@ void serve() {
                 proto::RebindDone done;
                 done.generation = f.rebind.generation;
                 if (f.rebind.generation > newest) {
+                    if (set_move.active && !set_move.answer()) return;
                     newest = f.rebind.generation;
                     done = execute_rebind(f.rebind);
                     respread.active = true;
@@ -329,8 +355,14 @@ void serve() {
             case DaemonFrameKind::SetRequest: {
                 // A respread under way works from the records of before.
                 respread.active = false;
-                proto::SetApplied applied = execute_set(f.set, frame_waiting);
-                if (!send_frame(proto::MsgType::SetApplied, f.seq, applied)) return;
+                if (set_move.active && !set_move.answer()) return;
+                set_move.set = execute_set(f.set);
+                set_move.seq = f.seq;
+                if (set_move.set.move) {
+                    set_move.active = true;  // answered once its pages moved
+                    break;
+                }
+                if (!set_move.answer()) return;
                 break;
             }
             case DaemonFrameKind::ExecHandoffDeliver:

@@ -191,14 +191,15 @@ bool find_set_origin(std::uint32_t id, SetOrigin& out) {
     return true;
 }
 
-proto::SetApplied execute_set(const proto::SetRequest& req, bool (*should_stop)()) {
-    proto::SetApplied out;
+SetResult execute_set(const proto::SetRequest& req) {
+    SetResult result;
+    result.started_ns = now_ns();
+    proto::SetApplied& out = result.applied;
     out.set_id = req.set_id;
-    const std::uint64_t t0 = now_ns();
     Request request;
     if (req.mode >= kModeCount || (req.flags & ~kModeFlagsMask)) {
         count_error(out, EINVAL);
-        return out;
+        return result;
     }
     request.mode = static_cast<Mode>(req.mode);
     request.flags = req.flags;
@@ -231,14 +232,21 @@ proto::SetApplied execute_set(const proto::SetRequest& req, bool (*should_stop)(
     }
     // Pages follow what was set, even where a thread did not answer (its
     // record holds the request, which the respread works from).
-    if ((req.options & proto::kSetMove) && (out.ranges_set || out.threads_set)) {
-        RespreadResult moved = respread(mems, true, req.placement_rate_mib, should_stop);
-        out.moved = moved.cancelled ? 0 : 1;
-        out.pages_moved = moved.pages_moved;
-        out.pages_skipped = moved.pages_skipped;
-    }
-    out.duration_ns = now_ns() - t0;
-    return out;
+    result.move = (req.options & proto::kSetMove) && (out.ranges_set || out.threads_set);
+    result.mems = mems;
+    result.rate_mib = req.placement_rate_mib;
+    out.duration_ns = now_ns() - result.started_ns;
+    return result;
+}
+
+bool move_set_pages(SetResult& s, bool (*should_stop)()) {
+    const RespreadResult moved = respread(s.mems, true, s.rate_mib, should_stop);
+    s.applied.pages_moved += moved.pages_moved;  // a resumed move goes on counting
+    if (moved.cancelled) return false;
+    s.applied.moved = 1;
+    s.applied.pages_skipped = moved.pages_skipped;  // the last pass saw what stays
+    s.applied.duration_ns = now_ns() - s.started_ns;
+    return true;
 }
 
 }  // namespace numakeep::preload

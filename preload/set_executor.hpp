@@ -17,6 +17,7 @@
 
 #include <cstdint>
 
+#include "numakeep/nodemask.hpp"
 #include "numakeep/protocol.hpp"
 
 namespace numakeep::preload {
@@ -33,8 +34,25 @@ struct SetOrigin {
 // to be remembered (the runtime keeps the latest few).
 bool find_set_origin(std::uint32_t id, SetOrigin& out);
 
-// Carries out one SetRequest (takes the record lock; the agent thread).
-// `should_stop` ends a --move respread early (a frame from the daemon).
-proto::SetApplied execute_set(const proto::SetRequest& req, bool (*should_stop)());
+// One SetRequest carried out: what is answered, and whether its pages are
+// still to move (--move, and something was set) for the mems it was
+// recorded under.
+struct SetResult {
+    proto::SetApplied applied;
+    bool move = false;
+    Nodemask mems;
+    std::uint32_t rate_mib = 0;
+    std::uint64_t started_ns = 0;
+};
+
+// Sets the policy one SetRequest asks for (takes the record lock; the
+// agent thread). The pages are moved by move_set_pages().
+SetResult execute_set(const proto::SetRequest& req);
+
+// The --move of a set: respreads the pages for `s.mems` and notes it in
+// `s.applied`. False when `should_stop` (a frame from the daemon) or the
+// kernel (the mems changed again) ended it first: the agent serves the
+// frame and calls it again; pages already in place cost one query.
+bool move_set_pages(SetResult& s, bool (*should_stop)());
 
 }  // namespace numakeep::preload

@@ -290,6 +290,7 @@ int cmd_set(int argc, char** argv) {
             j.key("threads_set").value(o.applied.threads_set);
             j.key("threads_silent").value(o.applied.threads_silent);
             j.key("threads_unreachable").value(o.applied.threads_unreachable);
+            j.key("moved").value(o.applied.moved != 0);
             j.key("pages_moved").value(o.applied.pages_moved);
             j.key("pages_skipped").value(o.applied.pages_skipped);
             j.end_object();

@@ -214,6 +214,8 @@ cgroup)
     check $([ $rc -eq 0 ]; echo $?) "set --cgroup /nkset --wait --move: exit $rc ($(cat /tmp/set.time))"
     check $([ "$(count '"outcome": "applied"' /tmp/set.json)" -eq 50 ]; echo $?) \
         "50 outcomes, all applied ($(count '"outcome": "applied"' /tmp/set.json))"
+    check $([ "$(count '"moved": true' /tmp/set.json)" -eq 50 ]; echo $?) \
+        "every process says its pages moved ($(count '"moved": true' /tmp/set.json))"
     bad=0
     i=0
     while [ $i -lt 50 ]; do
@@ -221,7 +223,8 @@ cgroup)
         a=$(awk '{ sub(/^0x/, "", $2); print $2 }' /tmp/c$i/info)
         if ! pages_only "$p" "$a" 2 3; then
             bad=$((bad + 1))
-            echo "pid $p: $(pages "$p" "$a") $(task_policy "$p")"
+            echo "pid $p: $(pages "$p" "$a") $(task_policy "$p"); set said:" \
+                "$(grep -A14 "\"pid\": $p," /tmp/set.json | tr -d '\n')"
         fi
         i=$((i + 1))
     done
