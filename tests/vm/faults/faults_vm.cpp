@@ -267,9 +267,15 @@ int emfile() {
 
     Nodemask mems = Nodemask::range(1, 2);
     cg.set_mems(mems);
-    bool ok = wait_until([&] { return converged_on(cli, agent->pid()); },
-                         std::chrono::milliseconds(20000));
-    std::string answer = agent->ask("check");
+    // Converged on the new mems, not on the old ones: the daemon may not
+    // have read the write yet, so the program's own check is waited for too.
+    std::string answer;
+    bool ok = wait_until(
+        [&] {
+            return converged_on(cli, agent->pid()) &&
+                   (answer = agent->ask("check")).rfind("ok", 0) == 0;
+        },
+        std::chrono::milliseconds(20000));
     g_report.check(ok && answer.rfind("ok", 0) == 0,
                    "out of descriptors: the registered program converged on mems %s (%s), "
                    "answered on the CLI connection opened before",
@@ -286,11 +292,14 @@ int emfile() {
     ends.set(0);
     ends.set(3);
     cg.set_mems(ends);
+    std::string first;
     ok = wait_until(
-        [&] { return converged_on(cli, second->pid()) && converged_on(cli, agent->pid()); },
+        [&] {
+            return converged_on(cli, second->pid()) && converged_on(cli, agent->pid()) &&
+                   (answer = second->ask("check")).rfind("ok", 0) == 0 &&
+                   (first = agent->ask("check")).rfind("ok", 0) == 0;
+        },
         std::chrono::milliseconds(20000));
-    answer = second->ask("check");
-    std::string first = agent->ask("check");
     g_report.check(ok && answer.rfind("ok", 0) == 0 && first.rfind("ok", 0) == 0,
                    "recovered: a new program registered and both converged on 0,3 (%s / %s)",
                    answer.c_str(), first.c_str());
